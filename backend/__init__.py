@@ -1,0 +1,1 @@
+"""Background processing and queue management for a legal case-triage backend."""

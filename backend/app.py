@@ -1,0 +1,195 @@
+"""FastAPI application factory: routers, error shape, body-size limit, metrics, lifespan."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from backend.config import settings
+from backend.errors import (
+    Conflict,
+    Forbidden,
+    InvalidRequest,
+    NotFound,
+    PlatformError,
+    ServiceUnavailable,
+)
+from backend.observability.logging import configure_logging, get_logger
+from backend.observability.metrics import REGISTRY, TaskPlatformCollector, observe_request
+from backend.routes import health_routes, tasks_routes
+from backend.routes.deps import Unauthenticated
+from backend.services.celery_task_service import AsyncCeleryTaskService, CeleryTaskService
+from backend.services.redis_client import get_redis, new_async_redis
+from backend.services.task_status_manager import AsyncTaskStatusReader
+
+log = get_logger(__name__)
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+_STATUS_BY_ERROR: list[tuple[type[PlatformError], int]] = [
+    (Unauthenticated, 401),
+    (Forbidden, 403),
+    (NotFound, 404),
+    (Conflict, 409),
+    (InvalidRequest, 422),
+    (ServiceUnavailable, 503),
+]
+
+
+def error_body(code: str, message: str) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message}}
+
+
+def _error_response(status: int, code: str, message: str) -> JSONResponse:
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(error_body(code, message), status_code=status, headers=headers)
+
+
+async def _platform_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, PlatformError)
+    status = next((s for cls, s in _STATUS_BY_ERROR if isinstance(exc, cls)), 400)
+    return _error_response(status, exc.code, exc.message)
+
+
+async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = exc.errors()
+    if any(e.get("type") == "json_invalid" for e in errors):
+        return _error_response(400, "malformed_json", "request body is not valid JSON")
+    detail = "; ".join(
+        f"{'.'.join(str(p) for p in e.get('loc', ()) if p != 'body')}: {e.get('msg')}"
+        for e in errors[:5]
+    )
+    return _error_response(422, "validation_error", detail or "invalid request")
+
+
+async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    return _error_response(exc.status_code, code, str(exc.detail))
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    log.error("unhandled_error", path=request.url.path, error=type(exc).__name__)
+    return _error_response(500, "internal_error", "internal error")
+
+
+class BodyLimitAndMetrics:
+    """Refuses bodies over `settings.max_body_bytes` with 413 (declared or streamed) and
+    records request metrics by route template. Pure ASGI: no per-request task overhead."""
+
+    def __init__(self, app: ASGIApp, max_body: int) -> None:
+        self.app = app
+        self.max_body = max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        declared = next((v for k, v in scope["headers"] if k == b"content-length"), None)
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_body):
+            await self._reject(send, scope, started)
+            return
+        status_holder = {"status": 500, "started": False}
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body:
+                    raise _BodyTooLarge()
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_holder["status"] = message["status"]
+                status_holder["started"] = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except _BodyTooLarge:
+            if not status_holder["started"]:
+                await self._reject(send, scope, started)
+            return
+        route = scope.get("route")
+        observe_request(
+            scope["method"],
+            getattr(route, "path", "unmatched"),
+            int(status_holder["status"]),
+            started,
+        )
+
+    async def _reject(self, send: Send, scope: Scope, started: float) -> None:
+        response = _error_response(
+            413, "payload_too_large", f"request body over {self.max_body} bytes"
+        )
+        await response({"type": "http"}, _empty_receive, send)
+        observe_request(scope["method"], "unmatched", 413, started)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+async def _empty_receive() -> Message:
+    return {"type": "http.disconnect"}
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    redis = new_async_redis()
+    service = CeleryTaskService(get_redis())
+    app.state.redis = redis
+    app.state.task_service = service
+    app.state.async_task_service = AsyncCeleryTaskService(redis, service)
+    app.state.status_reader = AsyncTaskStatusReader(redis)
+    collector = TaskPlatformCollector(service.status)
+    REGISTRY.register(collector)
+    try:
+        yield
+    finally:
+        REGISTRY.unregister(collector)
+        await redis.aclose()
+
+
+def create_app() -> FastAPI:
+    configure_logging(settings.log_level, json_output=settings.log_json)
+    app = FastAPI(
+        title="Legal triage: background processing",
+        version="1.0.0",
+        description="Submit work, follow it live, and operate the task platform. "
+        "Every /api call needs `Authorization: Bearer <token>`.",
+        lifespan=lifespan,
+    )
+    app.add_exception_handler(PlatformError, _platform_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected_error)
+    app.include_router(health_routes.router)
+    app.include_router(tasks_routes.router)
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics() -> Response:
+        return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+
+    app.add_middleware(BodyLimitAndMetrics, max_body=settings.max_body_bytes)
+    return app
+
+
+app = create_app()

@@ -1,0 +1,101 @@
+"""One Settings object for the whole project, read from the environment (and `.env`).
+
+Validated at import: outside development the app refuses to start with the default JWT secret.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = ROOT_DIR / "var"
+DEFAULT_JWT_SECRET = "dev-insecure-secret-change-me-0123456789abcdef"  # noqa: S105 - refused outside development
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    # --- infrastructure -------------------------------------------------------------------
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    # Broker defaults to REDIS_URL; set it to use another Redis (or RabbitMQ, without priorities
+    # and direct publishing: see README).
+    broker_url: str | None = None
+    database_url: str = f"sqlite:///{VAR_DIR / 'app.db'}"
+    key_prefix: str = Field(default="ltq:", pattern=r"^[A-Za-z0-9_.-]{1,32}:$")
+    redis_socket_timeout_s: float = 5.0
+
+    # --- API ------------------------------------------------------------------------------
+    api_port: int = 8000
+    # Absolute base of links in e-mails.
+    public_base_url: str = "http://localhost:8000"
+    max_body_bytes: int = 1_048_576
+    jwt_secret: str = DEFAULT_JWT_SECRET
+    jwt_algorithm: Literal["HS256"] = "HS256"
+    jwt_ttl_s: int = 12 * 3600
+    cors_origins: list[str] = []
+
+    # --- tasks ----------------------------------------------------------------------------
+    # Finished task records (status, history, result) are kept this long in Redis.
+    task_record_ttl_s: int = 7 * 24 * 3600
+    # Celery's own result backend entries expire after this long.
+    result_expires_s: int = 24 * 3600
+    task_history_max: int = 50
+    idempotency_ttl_s: int = 24 * 3600
+    runtime_sample_size: int = 1000
+    visibility_timeout_s: int = 3600
+    worker_heartbeat_s: float = 5.0
+    worker_heartbeat_ttl_s: float = 15.0
+    # Scale overrides: retry policy and time limits per task name, e.g.
+    # TASK_POLICY_OVERRIDES='{"triage.classify_case": {"max_attempts": 5}}'
+    task_policy_overrides: dict[str, dict[str, float]] = {}
+
+    # --- e-mail ---------------------------------------------------------------------------
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 1025
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    smtp_ssl: bool = False
+    smtp_timeout_s: float = 10.0
+    mail_from: str = "triagem@localhost"
+    operator_emails: list[str] = []
+
+    # --- files ----------------------------------------------------------------------------
+    reports_dir: Path = VAR_DIR / "reports"
+    uploads_dir: Path = VAR_DIR / "uploads"
+
+    # --- Flower ---------------------------------------------------------------------------
+    flower_port: int = 5555
+    flower_user: str = "operator"
+    flower_password: str | None = None
+
+    @model_validator(mode="after")
+    def _refuse_default_secret(self) -> Settings:
+        if self.environment != "development" and self.jwt_secret == DEFAULT_JWT_SECRET:
+            raise ValueError(
+                "JWT_SECRET is the built-in development default; set a real secret "
+                "(or ENVIRONMENT=development for local use)"
+            )
+        if len(self.jwt_secret) < 32:
+            raise ValueError("JWT_SECRET must be at least 32 characters")
+        return self
+
+    @cached_property
+    def effective_broker_url(self) -> str:
+        return self.broker_url or self.redis_url
+
+    @property
+    def broker_is_redis(self) -> bool:
+        return self.effective_broker_url.startswith(("redis://", "rediss://", "unix://"))
+
+
+settings = Settings()

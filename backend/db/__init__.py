@@ -1,0 +1,1 @@
+"""SQL storage: what must outlive Redis (cases, documents, reports)."""

@@ -1,0 +1,103 @@
+"""E-mail content for the product's notifications, rendered from Jinja2 templates.
+
+Templates live in templates/email/<kind>.{subject.txt,txt,html}; HTML is autoescaped and a
+missing context variable raises jinja2.UndefinedError instead of rendering an empty string.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+EMAIL_KINDS = ("triage_completed", "document_analysed", "report_ready", "task_failed")
+
+_TEMPLATE_DIR = Path(__file__).resolve().parent / "templates" / "email"
+_SPACE_RE = re.compile(r"\s+")
+
+_AREA_LABELS = {
+    "trabalhista": "Trabalhista",
+    "consumidor": "Consumidor",
+    "familia": "Família",
+    "previdenciario": "Previdenciário",
+    "criminal": "Criminal",
+    "civil": "Cível",
+    "tributario": "Tributário",
+    "empresarial": "Empresarial",
+    "imobiliario": "Imobiliário",
+    "administrativo": "Administrativo",
+    "outro": "Outro",
+}
+_URGENCY_LABELS = {"low": "baixa", "normal": "normal", "high": "alta", "critical": "crítica"}
+_DOC_TYPE_LABELS = {
+    "peticao_inicial": "petição inicial",
+    "contestacao": "contestação",
+    "sentenca": "sentença",
+    "acordao": "acórdão",
+    "contrato": "contrato",
+    "procuracao": "procuração",
+    "boletim_ocorrencia": "boletim de ocorrência",
+    "laudo_medico": "laudo médico",
+    "comprovante": "comprovante",
+    "outro": "outro",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedEmail:
+    """A ready-to-send message: one-line subject, plain-text body and HTML body."""
+
+    subject: str
+    text: str
+    html: str
+
+
+def _label(labels: Mapping[str, str]) -> Callable[[object], str]:
+    def to_label(code: object) -> str:
+        return labels.get(str(code), str(code))
+
+    return to_label
+
+
+def _environment() -> Environment:
+    environment = Environment(
+        loader=FileSystemLoader(_TEMPLATE_DIR),
+        autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+    )
+    environment.filters["area_label"] = _label(_AREA_LABELS)
+    environment.filters["urgency_label"] = _label(_URGENCY_LABELS)
+    environment.filters["doc_type_label"] = _label(_DOC_TYPE_LABELS)
+    return environment
+
+
+_ENVIRONMENT = _environment()
+
+
+def _check_link(context: Mapping[str, object]) -> None:
+    # A link is put in an href: anything but http(s) (javascript:, data:) would be a hazard.
+    link = context.get("link")
+    if link is not None and not str(link).startswith(("https://", "http://")):
+        raise ValueError("link must be an http(s) URL")
+
+
+def render_email(kind: str, context: Mapping[str, object]) -> RenderedEmail:
+    """Render the e-mail of `kind` (one of EMAIL_KINDS) with `context`.
+
+    Raises ValueError for an unknown kind or a non-http(s) link, and jinja2.UndefinedError
+    when the context lacks a variable the templates use.
+    """
+    if kind not in EMAIL_KINDS:
+        raise ValueError(f"unknown e-mail kind: {kind!r}")
+    _check_link(context)
+    values = dict(context)
+    subject = _ENVIRONMENT.get_template(f"{kind}.subject.txt").render(values)
+    return RenderedEmail(
+        subject=_SPACE_RE.sub(" ", subject).strip(),
+        text=_ENVIRONMENT.get_template(f"{kind}.txt").render(values),
+        html=_ENVIRONMENT.get_template(f"{kind}.html").render(values),
+    )

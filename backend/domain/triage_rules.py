@@ -1,0 +1,243 @@
+"""Cue tables for rule-based triage: weighted phrases per legal area and per urgency level.
+
+Phrases are matched on stemmed tokens (a trailing "*" makes a word a prefix), so one entry
+covers its inflections; a cue preceded by a negator ("não", "sem", ...) does not count.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from backend.domain.text import compile_phrase
+
+ENGINE = "rules-v1"
+
+AREAS = (
+    "trabalhista",
+    "consumidor",
+    "familia",
+    "previdenciario",
+    "criminal",
+    "civil",
+    "tributario",
+    "empresarial",
+    "imobiliario",
+    "administrativo",
+    "outro",
+)
+URGENCIES = ("low", "normal", "high", "critical")
+
+# Clients put the gist in the title; a cue found there counts this many times over.
+TITLE_WEIGHT = 2.0
+# Below this best score nothing specific was recognised and the case is "outro".
+AREA_MIN_SCORE = 2.0
+# Score an urgency level needs before it can be chosen ("normal" needs none: it is the default).
+URGENCY_THRESHOLDS = {"critical": 4.0, "high": 3.0, "low": 2.0}
+# A stated deadline of at most this many days is "high"; of at most SHORT, also "critical"-ish.
+DEADLINE_DAYS = 30
+DEADLINE_SHORT_DAYS = 3
+DEADLINE_WEIGHT = 3.0
+DEADLINE_SHORT_CRITICAL_WEIGHT = 2.0
+# The word right before the number: "em 5 dias", "prazo de 5 dias", "daqui a 5 dias".
+DEADLINE_LEAD_WORDS = frozenset(
+    {"em", "de", "faltam", "falta", "prazo", "ate", "a", "proximos", "tenho", "tem"}
+)
+NUMBER_WORDS = {
+    "um": 1,
+    "uma": 1,
+    "dois": 2,
+    "duas": 2,
+    "tres": 3,
+    "quatro": 4,
+    "cinco": 5,
+    "seis": 6,
+    "sete": 7,
+    "oito": 8,
+    "nove": 9,
+    "dez": 10,
+    "quinze": 15,
+    "vinte": 20,
+    "trinta": 30,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Cue:
+    """A phrase, how much it weighs, and the signal name shown to people in reasons."""
+
+    phrase: str
+    weight: float
+    signal: str
+    terms: tuple[str, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "terms", compile_phrase(self.phrase))
+
+
+def _cues(weight: float, *phrases: str, signal: str | None = None) -> tuple[Cue, ...]:
+    return tuple(Cue(phrase, weight, signal or phrase.rstrip("*")) for phrase in phrases)
+
+
+AREA_CUES: dict[str, tuple[Cue, ...]] = {
+    "trabalhista": (
+        *_cues(
+            4,
+            "justa causa",
+            "carteira assinada",
+            "carteira de trabalho",
+            "clt",
+            "verbas rescisórias",
+            "fgts",
+            "horas extras",
+            "hora extra",
+            "reclamação trabalhista",
+            "vínculo de emprego",
+            "vínculo empregatício",
+            "insalubridade",
+            "periculosidade",
+            "assédio moral",
+            "empregada doméstica",
+            "aviso prévio",
+            "décimo terceiro",
+            "acidente de trabalho",
+            "justiça do trabalho",
+            "trabalhista",
+        ),
+        *_cues(3, "mandado embora", "mandada embora", "sem registro", "rescisão", "férias"),
+        *_cues(2, "demitido", "dispensado", "patrão", "patroa", "empregador", "chefe", "gerente"),
+        *_cues(2, "salários atrasados", "empregado", "empregada", "colegas"),
+        *_cues(1, "salário", "trabalh*", "empresa", "carteira", "obra"),
+    ),
+    "consumidor": (
+        *_cues(5, "plano de saúde", "convênio", signal="plano de saúde"),
+        *_cues(4, "consumidor", "procon", "cdc", "negativ*", "serasa", "spc", "companhia aérea"),
+        *_cues(4, "cobrança indevida", "assistência técnica", "concessionária de energia", "voo"),
+        *_cues(3, "operadora", "carência", "cobertura", "tarifa", "fatura", "cartão de crédito"),
+        *_cues(3, "produto", "defeito", "loja", "compra online", "cortou a luz", "conta de luz"),
+        *_cues(2, "banco", "bancária", "comprei", "internet", "reajuste", "entrega"),
+    ),
+    "familia": (
+        *_cues(
+            5, "violência doméstica", "maria da penha", "medida protetiva", "pensão alimentícia"
+        ),
+        *_cues(5, "divórcio", "guarda compartilhada", "paternidade", "união estável", "inventário"),
+        *_cues(5, "herança", "herdeiros", "partilha", "partilhar", "testamento"),
+        *_cues(3, "alimentos", "guarda", "visitas", "dna", "casamento", "separar", "separação"),
+        *_cues(3, "companheiro", "companheira", "meu ex", "ex marido", "ex mulher", "agrediu"),
+        *_cues(2, "marido", "esposa", "mulher", "filha", "pai do meu filho", "mãe do meu filho"),
+        *_cues(1, "filho", "filhos", "faleceu", "morreu", "pensão", "crianças"),
+    ),
+    "previdenciario": (
+        *_cues(5, "inss", "aposentadoria", "auxílio doença", "bpc", "loas", "pensão por morte"),
+        *_cues(5, "salário maternidade", "tempo de contribuição", "previdenciário", "invalidez"),
+        *_cues(4, "aposent*", "benefício", "perícia", "pente fino", "previdência", "tempo rural"),
+        *_cues(3, "contribuição", "ppp", "tempo especial", "indeferiu", "indeferimento"),
+    ),
+    "criminal": (
+        *_cues(5, "preso", "prisão", "flagrante", "habeas corpus", "inquérito", "delegacia"),
+        *_cues(5, "tráfico", "furto", "furtar", "roubo", "roub*", "golpe", "golpista"),
+        *_cues(5, "estelionato", "calúnia", "difamação", "injúria", "lesão corporal", "fiança"),
+        *_cues(5, "audiência de custódia", "regime fechado", "semiaberto", "bafômetro"),
+        *_cues(4, "crime", "criminal", "pena", "réu", "embriaguez", "progressão", "depor"),
+        *_cues(3, "boletim de ocorrência", "polícia", "depoimento", "acusado", "acusou"),
+        *_cues(3, "ameaçou de morte", "ameaça de morte", "faca", "investigado", "blitz"),
+    ),
+    "civil": (
+        *_cues(4, "acidente de trânsito", "danos materiais", "vazamento", "cheque", "cheques"),
+        *_cues(5, "penhora", "impenhorável"),
+        *_cues(4, "erro médico", "pedreiro", "cachorro", "responsabilidade civil"),
+        *_cues(4, "emprestei", "empréstimo", "bateu no meu carro", "bateu na traseira"),
+        *_cues(3, "fiador", "reforma", "imagem", "foto", "danos morais"),
+        *_cues(2, "vizinho", "indeniz*", "dívida", "cobrar", "prescreveu", "prescrição", "carro"),
+        *_cues(1, "execução", "contrato", "conserto"),
+    ),
+    "tributario": (
+        *_cues(5, "imposto", "irpf", "malha fina", "ipva", "icms", "iss", "itcmd", "tribut*"),
+        *_cues(5, "execução fiscal", "dívida ativa", "simples nacional", "lucro presumido"),
+        *_cues(5, "bitributação", "fisco"),
+        *_cues(4, "receita federal", "secretaria da fazenda", "auto de infração", "iptu"),
+        *_cues(3, "isenção", "restituição", "parcelamento", "impostos"),
+    ),
+    "empresarial": (
+        *_cues(5, "recuperação judicial", "falência", "franquia", "franqueado", "franqueadora"),
+        *_cues(5, "startup", "duplicata", "duplicatas", "contrato social", "acordo de sócios"),
+        *_cues(5, "apuração de haveres", "sociedade limitada", "inpi"),
+        *_cues(4, "sócio", "sócios", "cotas", "quotas", "concorrente", "empresário"),
+        *_cues(3, "marca", "sociedade", "fornecedor", "indústria", "protestar", "protesto"),
+        *_cues(2, "minha empresa", "da empresa", "abrir uma empresa", "mei", "clientes"),
+    ),
+    "imobiliario": (
+        *_cues(6, "usucapião", "despejo", "inquilino", "locação", "locatário", "locador"),
+        *_cues(5, "alug*", "na planta", "compra e venda", "distrato", "loteamento", "caução"),
+        *_cues(4, "imóvel", "escritura", "matrícula", "condomínio", "condominial", "lote"),
+        *_cues(3, "proprietário", "apartamento", "construtora", "chaves", "fechadura"),
+        *_cues(2, "casa", "dono da casa", "corretor"),
+    ),
+    "administrativo": (
+        *_cues(6, "sus", "secretaria de saúde", "licitação", "pregão", "servidor público"),
+        *_cues(5, "concurso", "servidor", "processo administrativo", "pad", "detran", "cnh"),
+        *_cues(5, "multa de trânsito", "poder público", "órgão público", "cargos públicos"),
+        *_cues(4, "estadual", "municipal", "prefeitura", "cargo", "administrativo", "rodovia"),
+        *_cues(3, "do estado", "posse", "hospital público"),
+    ),
+    "outro": (
+        *_cues(5, "honorários", "parceria", "eleições", "eleitoral", "vereador", "lgpd"),
+        *_cues(5, "antecedentes criminais", "desmatamento", "preservação permanente"),
+        *_cues(3, "atendimento", "escritório", "candidatar", "consulta", "teste"),
+    ),
+}
+
+URGENCY_CUES: dict[str, tuple[Cue, ...]] = {
+    "critical": (
+        *_cues(5, "preso", "presa", "prisão", signal="prisão"),
+        *_cues(5, "audiência de custódia", "flagrante", "mandado de prisão", signal="prisão"),
+        *_cues(4, "habeas corpus", "continua preso", signal="prisão"),
+        *_cues(5, "violência doméstica", "agrediu", "agressão", signal="violência doméstica"),
+        *_cues(
+            5, "ameaçou me matar", "ameaçou de morte", "ameaça de morte", signal="ameaça à vida"
+        ),
+        *_cues(3, "medida protetiva", signal="medida protetiva"),
+        *_cues(5, "pode morrer", "risco de vida", "risco de morte", "uti", signal="risco à vida"),
+        *_cues(3, "cirurgia", "internação", "internado", "internada", signal="saúde"),
+        *_cues(2, "câncer", "quimioterápico", "quimioterapia", "tratamento", signal="saúde"),
+        *_cues(2, "remédio", "medicamento", "surto", "surtos", "doença avança", signal="saúde"),
+        *_cues(3, "ordem de despejo", "oficial de justiça", "trocou a fechadura", signal="moradia"),
+        *_cues(4, "nenhum lugar para ir", "dormindo na casa", "coisas na rua", signal="moradia"),
+        *_cues(3, "não devolveu", "levar ele", "levar ela", "sumiu com", signal="criança retida"),
+        *_cues(2, "amanhã", "hoje", "agora", "ontem", "nos próximos dias", signal="horas ou dias"),
+        *_cues(2, "urgente", "urgência", "medo", "tentou entrar", signal="urgência declarada"),
+    ),
+    "high": (
+        *_cues(4, "sem renda", "sem dinheiro", "sem receber", "passando necessidade"),
+        *_cues(4, "única renda", "unica renda", "não tenho outra renda", signal="sem renda"),
+        *_cues(
+            4, "não consigo pagar", "como pagar as contas", "pagar as contas", signal="sem renda"
+        ),
+        *_cues(4, "sem poder trabalhar", "sem salário", "nem comprar comida", signal="sem renda"),
+        *_cues(4, "bloque*", "desbloque*", signal="conta bloqueada"),
+        *_cues(4, "cortou", "cortada", "cortado", "corte de luz", signal="serviço cortado"),
+        *_cues(3, "urgente", "urgência", "logo", signal="urgência declarada"),
+        *_cues(3, "semana que vem", "próxima semana", "mês que vem", "deste mês", signal="prazo"),
+        *_cues(2, "prazo", "atrasar a folha", signal="prazo"),
+        *_cues(2, "salários atrasados", "não paga os salários", signal="sem renda"),
+    ),
+    "low": (
+        *_cues(5, "não é urgente", "sem pressa", "não tenho pressa", "sem urgência"),
+        *_cues(4, "planej*", "curiosidade", "é só uma dúvida", "só uma dúvida", "não há conflito"),
+        *_cues(4, "não há problema", "apenas planejamento", "estou só avaliando"),
+        *_cues(3, "gostaria de saber", "dúvida", "dúvidas", "como funciona", "quanto custa"),
+        *_cues(3, "quais os custos", "quanto vocês cobram", "só quero entender", "avaliando"),
+        *_cues(3, "amigável", "estamos de acordo", "antes de assinar", "vou abrir", "vamos abrir"),
+        *_cues(3, "quero entender", "quero saber se posso", "orientação", "como tiro", "como faço"),
+        *_cues(2, "quero saber", "queria saber", "gostaria", "como fazer", "quero abrir"),
+    ),
+    # Signs of a live dispute: they keep a case out of "low" even when it is phrased as a question.
+    "normal": (
+        *_cues(3, "quero processar", "entrar com ação", "quero recorrer", "quero contestar"),
+        *_cues(3, "negou", "negaram", "indeferiu", "não pagou", "não paga", "não devolve"),
+        *_cues(3, "abusivo", "abusiva", "indenização", "danos morais", "me indenizem"),
+        *_cues(2, "recorrer", "contestar", "cobrar", "processo", "audiência", "dinheiro de volta"),
+        *_cues(3, "responder a processo", "processo criminal", "preciso de ajuda"),
+        *_cues(2, "demitido", "mandado embora", "dispensado", "acusou", "acusado"),
+    ),
+}

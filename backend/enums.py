@@ -1,0 +1,68 @@
+"""Names used across the platform: queues, priorities, task states and roles, each declared once."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class QueueName(StrEnum):
+    TRIAGE = "triage"
+    DOCUMENTS = "documents"
+    NOTIFICATIONS = "notifications"
+    REPORTS = "reports"
+    MAINTENANCE = "maintenance"
+
+
+class Priority(StrEnum):
+    LOW = "LOW"
+    NORMAL = "NORMAL"
+    HIGH = "HIGH"
+    CRITICAL = "CRITICAL"
+
+    @property
+    def broker_value(self) -> int:
+        """Celery priority on the Redis transport, where the lowest number is served first.
+
+        The values sit on kombu's priority steps (0, 3, 6, 9), so each level is its own list.
+        """
+        return _BROKER_PRIORITY[self]
+
+    @classmethod
+    def from_broker_value(cls, value: int) -> Priority:
+        for member, number in _BROKER_PRIORITY.items():
+            if number >= value:
+                return member
+        return cls.LOW
+
+
+_BROKER_PRIORITY = {Priority.CRITICAL: 0, Priority.HIGH: 3, Priority.NORMAL: 6, Priority.LOW: 9}
+PRIORITY_STEPS = sorted(_BROKER_PRIORITY.values())
+
+
+class TaskState(StrEnum):
+    """Celery's state names. RECEIVED is recorded as history only, never as the state."""
+
+    PENDING = "PENDING"
+    STARTED = "STARTED"
+    PROGRESS = "PROGRESS"
+    RETRY = "RETRY"
+    SUCCESS = "SUCCESS"
+    FAILURE = "FAILURE"
+    REVOKED = "REVOKED"
+
+    @property
+    def is_final(self) -> bool:
+        return self in FINAL_STATES
+
+
+FINAL_STATES = frozenset({TaskState.SUCCESS, TaskState.FAILURE, TaskState.REVOKED})
+
+
+class Role(StrEnum):
+    CLIENT = "client"
+    OPERATOR = "operator"
+    ADMIN = "admin"
+
+    @property
+    def sees_everything(self) -> bool:
+        return self in (Role.OPERATOR, Role.ADMIN)

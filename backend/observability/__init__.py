@@ -1,0 +1,1 @@
+"""Structured logging (with personal-data scrubbing) and Prometheus metrics."""

@@ -1,0 +1,70 @@
+"""FastAPI dependencies as Annotated aliases: the current principal and the services."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from backend.enums import Role
+from backend.errors import Forbidden, PlatformError
+from backend.security.auth import InvalidToken, Principal, decode_token
+from backend.services.celery_task_service import AsyncCeleryTaskService, CeleryTaskService
+from backend.services.task_status_manager import AsyncTaskStatusReader, TaskStatusManager
+
+_bearer = HTTPBearer(auto_error=False, description="JWT with `sub` and `role` claims")
+
+
+class Unauthenticated(PlatformError):
+    code = "unauthenticated"
+
+
+def current_principal(
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthenticated("missing bearer token")
+    try:
+        return decode_token(credentials.credentials)
+    except InvalidToken:
+        raise Unauthenticated("invalid or expired token") from None
+
+
+def operator_principal(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+    if not principal.sees_everything:
+        raise Forbidden("operator role required")
+    return principal
+
+
+def admin_principal(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+    if principal.role is not Role.ADMIN:
+        raise Forbidden("admin role required")
+    return principal
+
+
+CurrentUser = Annotated[Principal, Depends(current_principal)]
+Operator = Annotated[Principal, Depends(operator_principal)]
+Admin = Annotated[Principal, Depends(admin_principal)]
+
+
+def _task_service(request: Request) -> CeleryTaskService:
+    return request.app.state.task_service  # type: ignore[no-any-return]
+
+
+def _async_task_service(request: Request) -> AsyncCeleryTaskService:
+    return request.app.state.async_task_service  # type: ignore[no-any-return]
+
+
+def _status(request: Request) -> TaskStatusManager:
+    return request.app.state.task_service.status  # type: ignore[no-any-return]
+
+
+def _reader(request: Request) -> AsyncTaskStatusReader:
+    return request.app.state.status_reader  # type: ignore[no-any-return]
+
+
+TaskServiceDep = Annotated[CeleryTaskService, Depends(_task_service)]
+AsyncTaskServiceDep = Annotated[AsyncCeleryTaskService, Depends(_async_task_service)]
+StatusDep = Annotated[TaskStatusManager, Depends(_status)]
+ReaderDep = Annotated[AsyncTaskStatusReader, Depends(_reader)]

@@ -1,0 +1,249 @@
+"""/api/tasks: submit, read, list, stream, cancel and retry tasks; queue and platform stats.
+
+A client sees only its own tasks: another owner's task answers 404, as if it did not exist.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request, status
+from pydantic import BaseModel, ConfigDict, Field
+from sse_starlette.sse import EventSourceResponse
+from starlette.concurrency import run_in_threadpool
+
+from backend.celery_config import TASK_SPECS
+from backend.enums import QueueName, TaskState
+from backend.errors import Forbidden, InvalidRequest, TaskNotFound, UnknownQueue, UnknownTask
+from backend.routes.deps import (
+    AsyncTaskServiceDep,
+    CurrentUser,
+    Operator,
+    ReaderDep,
+    StatusDep,
+    TaskServiceDep,
+)
+from backend.security.auth import Principal
+from backend.services.celery_task_service import TaskRequest
+from backend.services.task_status_manager import TaskFilter
+
+router = APIRouter(prefix="/api/tasks", tags=["tasks"])
+
+
+class TaskCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(max_length=200, examples=["triage.classify_case"])
+    args: list[Any] = Field(default_factory=list, max_length=50)
+    kwargs: dict[str, Any] = Field(default_factory=dict)
+    priority: str | None = Field(default=None, examples=["HIGH"])
+    queue: str | None = Field(default=None, max_length=50)
+    countdown: float | None = Field(default=None, ge=0)
+    retry_policy: dict[str, float] | None = None
+    correlation_id: str | None = Field(default=None, max_length=100)
+    metadata: dict[str, Any] | None = None
+
+
+class TaskAccepted(BaseModel):
+    task_id: str
+    created: bool
+    status_url: str
+    stream_url: str
+
+
+class TaskStatusOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    task_id: str
+    name: str | None
+    queue: str | None
+    priority: str | None
+    state: str | None
+    owner: str | None
+    created_at: str | None
+    started_at: str | None
+    finished_at: str | None
+    wait_ms: int | None
+    runtime_ms: int | None
+    attempts: int
+    max_attempts: int
+    progress: dict[str, Any] | None
+    result: Any
+    error: dict[str, Any] | None
+    worker: str | None
+    correlation_id: str | None
+    retry_of: str | None = None
+    retried_by: str | None = None
+    history: list[dict[str, Any]]
+
+
+class TaskPageOut(BaseModel):
+    items: list[TaskStatusOut]
+    next_cursor: str | None
+
+
+class CancelOut(BaseModel):
+    task_id: str
+    previous_state: str
+    state: str
+
+
+def accepted(task_id: str, created: bool) -> TaskAccepted:
+    return TaskAccepted(
+        task_id=task_id,
+        created=created,
+        status_url=f"/api/tasks/{task_id}",
+        stream_url=f"/api/tasks/{task_id}/stream",
+    )
+
+
+async def visible_task(reader: ReaderDep, task_id: str, principal: Principal) -> dict[str, Any]:
+    record = await reader.get(task_id)
+    if record is None or not principal.may_see(record.get("owner")):
+        raise TaskNotFound(task_id)
+    return record
+
+
+@router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=TaskAccepted)
+async def submit_task(
+    body: TaskCreate,
+    principal: CurrentUser,
+    service: AsyncTaskServiceDep,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> TaskAccepted:
+    """Enqueue a task by name. `Idempotency-Key` makes a repeated request return the first task."""
+    spec = TASK_SPECS.get(body.name)
+    if spec is None:
+        raise UnknownTask(f"unknown task {body.name!r}")
+    if principal.role not in spec.submit_roles:
+        raise Forbidden(f"role {principal.role.value} may not submit {body.name}")
+    result = await service.submit(
+        TaskRequest(
+            task_name=body.name,
+            args=body.args,
+            kwargs=body.kwargs,
+            priority=body.priority,
+            queue=body.queue,
+            countdown=body.countdown,
+            retry_policy=body.retry_policy,
+            owner=principal.user,
+            correlation_id=body.correlation_id,
+            idempotency_key=idempotency_key,
+            metadata=body.metadata,
+        )
+    )
+    return accepted(result.task_id, result.created)
+
+
+@router.get("", response_model=TaskPageOut)
+async def list_tasks(
+    principal: CurrentUser,
+    status_manager: StatusDep,
+    state: TaskState | None = None,
+    name: str | None = Query(default=None, max_length=200),
+    queue: QueueName | None = None,
+    owner: str | None = Query(default=None, max_length=128),
+    since: datetime | None = None,
+    limit: int = Query(default=50, ge=1, le=500),
+    cursor: str | None = Query(default=None, max_length=100),
+) -> dict[str, Any]:
+    """Tasks newest first, filtered; follow `next_cursor` for the next page."""
+    if not principal.sees_everything:
+        owner = principal.user
+    flt = TaskFilter(
+        state=state.value if state else None,
+        name=name,
+        queue=queue.value if queue else None,
+        owner=owner,
+        since_ms=int(since.timestamp() * 1000) if since else None,
+    )
+    try:
+        page = await run_in_threadpool(status_manager.list_tasks, flt, limit=limit, cursor=cursor)
+    except ValueError as exc:
+        raise InvalidRequest(str(exc)) from None
+    return {"items": page.items, "next_cursor": page.next_cursor}
+
+
+@router.get("/stats")
+async def task_stats(_: Operator, status_manager: StatusDep) -> dict[str, Any]:
+    """Per queue: depth and oldest wait; per task: counts, success rate, p50/p95/p99; workers."""
+    return await run_in_threadpool(status_manager.stats)
+
+
+@router.get("/queue/{queue_name}")
+async def queue_status(queue_name: str, _: Operator, status_manager: StatusDep) -> dict[str, Any]:
+    if queue_name not in {q.value for q in QueueName}:
+        raise UnknownQueue(f"unknown queue {queue_name!r}")
+    info = await run_in_threadpool(status_manager.queue_status, queue_name)
+    workers = await run_in_threadpool(status_manager.live_workers)
+    info["workers"] = [w["hostname"] for w in workers if queue_name in w.get("queues", [])]
+    return info
+
+
+@router.post("/retry/{task_id}", status_code=status.HTTP_202_ACCEPTED, response_model=TaskAccepted)
+async def retry_task(task_id: str, principal: Operator, service: TaskServiceDep) -> TaskAccepted:
+    """Run a FAILURE or REVOKED task again as a new task linked to the old one."""
+    result = await run_in_threadpool(service.retry, task_id, requested_by=principal.user)
+    return accepted(result.task_id, result.created)
+
+
+@router.get("/{task_id}", response_model=TaskStatusOut)
+async def get_task(task_id: str, principal: CurrentUser, reader: ReaderDep) -> dict[str, Any]:
+    return await visible_task(reader, task_id, principal)
+
+
+@router.delete("/{task_id}", response_model=CancelOut)
+async def cancel_task(
+    task_id: str,
+    principal: CurrentUser,
+    reader: ReaderDep,
+    service: TaskServiceDep,
+    terminate: bool = False,
+) -> CancelOut:
+    """Cancel: a queued task never starts. A running task is stopped only with `terminate=true`
+    (operators only)."""
+    await visible_task(reader, task_id, principal)
+    if terminate and not principal.sees_everything:
+        raise Forbidden("only operators may terminate a running task")
+    previous = await run_in_threadpool(
+        service.cancel, task_id, terminate=terminate, requested_by=principal.user
+    )
+    return CancelOut(task_id=task_id, previous_state=previous, state=TaskState.REVOKED.value)
+
+
+@router.get("/{task_id}/stream")
+async def stream_task(
+    task_id: str, request: Request, principal: CurrentUser, reader: ReaderDep
+) -> EventSourceResponse:
+    """Server-Sent Events: a `status` snapshot, then one event per transition until it finishes."""
+    await visible_task(reader, task_id, principal)
+    redis = request.app.state.redis
+    channel = request.app.state.task_service.keys.events(task_id)
+
+    async def events() -> AsyncIterator[dict[str, str]]:
+        pubsub = redis.pubsub()
+        await pubsub.subscribe(channel)
+        try:
+            # Subscribed before the snapshot, so no transition falls between the two.
+            snapshot = await reader.get(task_id)
+            if snapshot is None:
+                return
+            yield {"event": "status", "data": json.dumps(snapshot)}
+            if TaskState(snapshot["state"]).is_final:
+                return
+            while not await request.is_disconnected():
+                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                if message is None:
+                    continue
+                data = json.loads(message["data"])
+                yield {"event": data.get("event", "update"), "data": message["data"]}
+                if TaskState(data["state"]).is_final:
+                    return
+        finally:
+            await pubsub.unsubscribe(channel)
+            await pubsub.aclose()
+
+    return EventSourceResponse(events(), ping=15, send_timeout=30)

@@ -1,0 +1,1 @@
+"""Authentication (bearer JWT) and authorisation (roles, ownership)."""

@@ -1,0 +1,1 @@
+"""Services: the platform's stateful building blocks (Redis, broker, SQL)."""

@@ -1,0 +1,348 @@
+"""The one way to enqueue, bulk-enqueue, cancel and retry a task.
+
+On a Redis broker, enqueue is one Lua call that checks the idempotency key, creates the
+PENDING record and pushes the Celery message onto the queue's priority list, atomically: a
+status read right after enqueue never 404s, and a failed call leaves nothing behind.
+`enqueue_many` pipelines the same script, thousands of tasks per round trip.
+On another broker (RabbitMQ) the record is created first, then Celery publishes.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import redis
+import redis.asyncio as aioredis
+from celery import Celery
+
+from backend.celery_config import TASK_SPECS, celery_app, spec_for
+from backend.config import settings
+from backend.enums import Priority, QueueName
+from backend.errors import (
+    Conflict,
+    InvalidPriority,
+    InvalidRequest,
+    ServiceUnavailable,
+    TaskNotFound,
+    UnknownQueue,
+    UnknownTask,
+)
+from backend.keys import Keys, keys
+from backend.services.messages import build_message, eta_from
+from backend.services.task_records import history_entry, lua, now_ms
+from backend.services.task_status_manager import TaskStatusManager
+
+_IDEMPOTENCY_KEY = re.compile(r"[\w.:@/+=-]{1,200}")
+_MAX_ARGS_BYTES = 256 * 1024
+
+
+@dataclass(frozen=True)
+class TaskRequest:
+    """One task to enqueue, as given by a caller (validated by `prepare`)."""
+
+    task_name: str
+    args: Sequence[Any] = ()
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+    priority: Priority | str | None = None
+    queue: str | None = None
+    countdown: float | None = None
+    eta: datetime | None = None
+    retry_policy: Mapping[str, Any] | None = None
+    owner: str = "system"
+    correlation_id: str | None = None
+    idempotency_key: str | None = None
+    metadata: Mapping[str, Any] | None = None
+    retry_of: str | None = None
+
+
+@dataclass(frozen=True)
+class EnqueueResult:
+    task_id: str
+    created: bool  # False: the idempotency key already named this task
+
+
+@dataclass(frozen=True)
+class Prepared:
+    task_id: str
+    request: TaskRequest
+    script_keys: list[str]
+    script_args: list[Any]
+    queue: str
+    broker_priority: int
+
+
+def parse_priority(value: Priority | str | None, default: Priority) -> Priority:
+    if value is None:
+        return default
+    try:
+        return value if isinstance(value, Priority) else Priority(str(value).upper())
+    except ValueError:
+        allowed = ", ".join(p.value for p in Priority)
+        raise InvalidPriority(f"unknown priority {value!r}; use one of {allowed}") from None
+
+
+def prepare(req: TaskRequest, key_space: Keys = keys, *, publish: bool = True) -> Prepared:
+    """Validate a request and build the create-script call. Raises InvalidRequest subclasses."""
+    if req.task_name not in TASK_SPECS:
+        raise UnknownTask(f"unknown task {req.task_name!r}")
+    spec = spec_for(req.task_name)
+    queue = req.queue or spec.queue.value
+    if queue not in {q.value for q in QueueName}:
+        raise UnknownQueue(f"unknown queue {queue!r}")
+    priority = parse_priority(req.priority, spec.default_priority)
+    if not isinstance(req.args, list | tuple) or not isinstance(req.kwargs, Mapping):
+        raise InvalidRequest("args must be a list and kwargs an object")
+    if req.countdown is not None and not (0 <= req.countdown <= settings.visibility_timeout_s):
+        raise InvalidRequest(
+            f"countdown must be between 0 and {settings.visibility_timeout_s} seconds"
+        )
+    if req.idempotency_key is not None and not _IDEMPOTENCY_KEY.fullmatch(req.idempotency_key):
+        raise InvalidRequest("idempotency key must be 1-200 characters of [A-Za-z0-9_.:@/+=-]")
+    policy = spec.retry.merged(dict(req.retry_policy) if req.retry_policy else None)
+    if (
+        not (1 <= policy.max_attempts <= 50)
+        or policy.backoff_base_s < 0
+        or not (0 <= policy.jitter <= 1)
+    ):
+        raise InvalidRequest("retry policy out of range (max_attempts 1-50, jitter 0-1)")
+    try:
+        args_json = json.dumps(list(req.args))
+        kwargs_json = json.dumps(dict(req.kwargs))
+        metadata_json = json.dumps(dict(req.metadata or {}))
+    except (TypeError, ValueError) as exc:
+        raise InvalidRequest(f"arguments must be JSON-serialisable: {exc}") from None
+    if len(args_json) + len(kwargs_json) > _MAX_ARGS_BYTES:
+        raise InvalidRequest("task arguments too large; pass ids, not documents")
+    eta = eta_from(req.countdown, req.eta)
+
+    task_id = str(uuid.uuid4())
+    created = now_ms()
+    message = (
+        build_message(
+            task_id=task_id,
+            task_name=req.task_name,
+            queue=queue,
+            broker_priority=priority.broker_value,
+            args=req.args,
+            kwargs=req.kwargs,
+            eta=eta,
+        )
+        if publish
+        else ""
+    )
+    ttl = settings.task_record_ttl_s + math.ceil(
+        max(0.0, (eta.timestamp() * 1000 - created) / 1000) if eta else 0
+    )
+    fields: dict[str, Any] = {
+        "task_id": task_id,
+        "name": req.task_name,
+        "queue": queue,
+        "priority": priority.value,
+        "state": "PENDING",
+        "owner": req.owner,
+        "created_at": created,
+        "attempts": 0,
+        "max_attempts": policy.max_attempts,
+        "policy": json.dumps(policy.to_dict()),
+        "correlation_id": req.correlation_id or task_id,
+        "args": args_json,
+        "kwargs": kwargs_json,
+        "metadata": metadata_json,
+    }
+    if req.retry_of:
+        fields["retry_of"] = req.retry_of
+    if eta:
+        fields["eta"] = int(eta.timestamp() * 1000)
+    detail = f"enqueued on {queue} ({priority.value})" + (
+        f", retry of {req.retry_of}" if req.retry_of else ""
+    )
+    flat: list[Any] = []
+    for name, value in fields.items():
+        flat.extend((name, value))
+    return Prepared(
+        task_id=task_id,
+        request=req,
+        script_keys=[
+            key_space.task(task_id),
+            key_space.history(task_id),
+            key_space.idempotency(req.owner, req.idempotency_key) if req.idempotency_key else "",
+            key_space.broker_queue(queue, priority.broker_value) if publish else "",
+            key_space.task(req.retry_of) if req.retry_of else "",
+            key_space.history(req.retry_of) if req.retry_of else "",
+        ],
+        script_args=[
+            key_space.prefix,
+            task_id,
+            created,
+            settings.idempotency_ttl_s,
+            message,
+            history_entry("PENDING", created, detail),
+            ttl,
+            *flat,
+        ],
+        queue=queue,
+        broker_priority=priority.broker_value,
+    )
+
+
+def _result(raw: Sequence[Any]) -> EnqueueResult:
+    status, task_id = int(raw[0]), str(raw[1])
+    if status == -1:
+        raise Conflict(f"task id {task_id} already exists")
+    return EnqueueResult(task_id=task_id, created=status == 1)
+
+
+class CeleryTaskService:
+    def __init__(
+        self, client: redis.Redis, *, app: Celery = celery_app, key_space: Keys = keys
+    ) -> None:
+        self.redis = client
+        self.app = app
+        self.keys = key_space
+        self.status = TaskStatusManager(client, key_space)
+        self._create = client.register_script(lua("create"))
+        self._direct = settings.broker_is_redis
+
+    def enqueue(
+        self,
+        task_name: str,
+        args: Sequence[Any] = (),
+        kwargs: Mapping[str, Any] | None = None,
+        *,
+        priority: Priority | str | None = None,
+        queue: str | None = None,
+        countdown: float | None = None,
+        eta: datetime | None = None,
+        retry_policy: Mapping[str, Any] | None = None,
+        owner: str = "system",
+        correlation_id: str | None = None,
+        idempotency_key: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        retry_of: str | None = None,
+    ) -> str:
+        req = TaskRequest(
+            task_name, args, kwargs or {}, priority, queue, countdown, eta, retry_policy,
+            owner, correlation_id, idempotency_key, metadata, retry_of,
+        )  # fmt: skip
+        return self.submit(req).task_id
+
+    def submit(self, req: TaskRequest) -> EnqueueResult:
+        prepared = prepare(req, self.keys, publish=self._direct)
+        try:
+            result = _result(self._create(keys=prepared.script_keys, args=prepared.script_args))
+        except redis.ConnectionError as exc:
+            raise ServiceUnavailable("task store unavailable; nothing was enqueued") from exc
+        if result.created and not self._direct:
+            self._publish_with_celery(prepared)
+        return result
+
+    def enqueue_many(self, requests: Sequence[TaskRequest], *, chunk: int = 1000) -> list[str]:
+        """Enqueue many tasks, `chunk` per round trip; all are validated before any is sent."""
+        prepared = [prepare(r, self.keys, publish=self._direct) for r in requests]
+        ids: list[str] = []
+        try:
+            for start in range(0, len(prepared), chunk):
+                pipe = self.redis.pipeline(transaction=False)
+                for p in prepared[start : start + chunk]:
+                    self._create(keys=p.script_keys, args=p.script_args, client=pipe)
+                ids.extend(_result(raw).task_id for raw in pipe.execute())
+        except redis.ConnectionError as exc:
+            raise ServiceUnavailable(
+                f"task store unavailable after {len(ids)} of {len(prepared)} tasks were enqueued"
+            ) from exc
+        if not self._direct:
+            for p in prepared:
+                self._publish_with_celery(p)
+        return ids
+
+    def _publish_with_celery(self, p: Prepared) -> None:
+        req = p.request
+        self.app.send_task(
+            req.task_name,
+            args=list(req.args),
+            kwargs=dict(req.kwargs),
+            task_id=p.task_id,
+            queue=p.queue,
+            # AMQP serves the highest number first, the Redis transport the lowest.
+            priority=9 - p.broker_priority,
+            eta=eta_from(req.countdown, req.eta),
+        )
+
+    def cancel(self, task_id: str, *, terminate: bool = False, requested_by: str = "system") -> str:
+        """Cancel a task. A queued task never starts; a running one is stopped only if `terminate`.
+
+        Returns the state the task was in.
+        """
+        current = self.status.get_raw(task_id)
+        if not current:
+            raise TaskNotFound(task_id)
+        outcome = self.status.transition(
+            task_id,
+            "revoked" if terminate else "cancel",
+            detail=f"cancelled by {requested_by}" + (" (terminate)" if terminate else ""),
+        )
+        if outcome.outcome == "final":
+            raise Conflict(f"task already finished ({outcome.state})")
+        if outcome.outcome == "running":
+            raise Conflict("task is running; cancel with terminate=true to stop it")
+        if outcome.outcome == "missing":
+            raise TaskNotFound(task_id)
+        # The record is authoritative (a queued task checks it before starting); the broadcast
+        # drops it from workers' ETA holds at once and, with terminate, kills the running child.
+        self.app.control.revoke(task_id, terminate=terminate, signal="SIGTERM")
+        return current.get("state", "PENDING")
+
+    def retry(self, task_id: str, *, requested_by: str = "system") -> EnqueueResult:
+        """Run a FAILURE or REVOKED task again as a new task linked to the old one."""
+        record = self.status.get_raw(task_id)
+        if not record:
+            raise TaskNotFound(task_id)
+        if record.get("state") not in ("FAILURE", "REVOKED"):
+            raise Conflict(
+                f"only FAILURE or REVOKED tasks can be retried (state {record.get('state')})"
+            )
+        if record.get("name") not in TASK_SPECS:
+            raise Conflict(f"task {record.get('name')!r} is no longer registered")
+        return self.submit(
+            TaskRequest(
+                task_name=record["name"],
+                args=json.loads(record.get("args") or "[]"),
+                kwargs=json.loads(record.get("kwargs") or "{}"),
+                priority=record.get("priority"),
+                queue=record.get("queue"),
+                owner=record.get("owner", "system"),
+                correlation_id=record.get("correlation_id"),
+                # Two operators pressing retry at once get one new task.
+                idempotency_key=f"retry-of:{task_id}",
+                metadata={"retried_by_user": requested_by},
+                retry_of=task_id,
+            )
+        )
+
+
+class AsyncCeleryTaskService:
+    """The API's non-blocking enqueue (Redis broker); same validation and script as above."""
+
+    def __init__(self, client: aioredis.Redis, sync_service: CeleryTaskService) -> None:
+        self.redis = client
+        self.sync = sync_service
+        self._create = client.register_script(lua("create"))
+
+    async def submit(self, req: TaskRequest) -> EnqueueResult:
+        if not self.sync._direct:
+            from starlette.concurrency import run_in_threadpool
+
+            return await run_in_threadpool(self.sync.submit, req)
+        prepared = prepare(req, self.sync.keys)
+        try:
+            raw = await self._create(keys=prepared.script_keys, args=prepared.script_args)
+        except (redis.ConnectionError, aioredis.ConnectionError) as exc:
+            raise ServiceUnavailable("task store unavailable; nothing was enqueued") from exc
+        return _result(raw)

@@ -1,0 +1,123 @@
+-- Apply one state transition to a task record in a single round trip.
+-- Final states (SUCCESS, FAILURE, REVOKED) are sticky: a late or duplicate event cannot undo them.
+-- KEYS: 1 task hash, 2 history
+-- ARGV: 1 prefix, 2 task_id, 3 event, 4 now_ms, 5 history detail, 6 history max,
+--       7 record ttl s, 8 sample size, 9.. field/value pairs to set
+-- events: received, started, progress, retry, success, failure, revoked, cancel
+-- returns {outcome, state, attempts, max_attempts, policy_json}
+--   outcome: 'ok' | 'final' (already finished; nothing changed) | 'missing' | 'running'
+--            (cancel refused) | 'ignored' (progress outside a run)
+local prefix, task_id, event, now_ms = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+local hist_max, ttl, samples = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
+local updates = {}
+for i = 9, #ARGV, 2 do updates[ARGV[i]] = ARGV[i + 1] end
+
+local cur = redis.call('HMGET', KEYS[1], 'state', 'name', 'queue', 'owner', 'created_at',
+  'started_at', 'first_started_at', 'attempts', 'max_attempts', 'policy')
+local state = cur[1]
+if not state then
+  -- A message published by something other than CeleryTaskService (Celery's own retry after
+  -- the record expired, a raw .delay()): adopt it so every task is tracked.
+  if event == 'revoked' or not updates['name'] then return {'missing', '', 0, 0, ''} end
+  state = 'PENDING'
+  cur = {state, updates['name'], updates['queue'] or 'unknown', updates['owner'] or 'system',
+         tostring(now_ms), false, false, '0', updates['max_attempts'] or '1', false}
+  redis.call('HSET', KEYS[1], 'task_id', task_id, 'name', cur[2], 'queue', cur[3],
+    'owner', cur[4], 'created_at', cur[5], 'state', state, 'attempts', '0',
+    'max_attempts', cur[9], 'priority', updates['priority'] or 'NORMAL')
+  local idx = prefix .. 'idx:'
+  redis.call('ZADD', idx .. 'all', now_ms, task_id)
+  redis.call('ZADD', idx .. 'name:' .. cur[2], now_ms, task_id)
+  redis.call('ZADD', idx .. 'queue:' .. cur[3], now_ms, task_id)
+  redis.call('ZADD', idx .. 'owner:' .. cur[4], now_ms, task_id)
+  redis.call('ZADD', idx .. 'state:PENDING', now_ms, task_id)
+  redis.call('SADD', prefix .. 'stats:names', cur[2])
+end
+updates['priority'] = nil
+local name = cur[2]
+local attempts = tonumber(cur[8] or '0') or 0
+local max_attempts = tonumber(cur[9] or '1') or 1
+local policy = cur[10] or ''
+if state == 'SUCCESS' or state == 'FAILURE' or state == 'REVOKED' then
+  return {'final', state, attempts, max_attempts, policy}
+end
+
+if event == 'cancel' then
+  -- A cancel without terminate never stops a running task.
+  if state == 'STARTED' or state == 'PROGRESS' then
+    return {'running', state, attempts, max_attempts, policy}
+  end
+  event = 'revoked'
+end
+
+local new_state = state
+if event == 'received' then
+  updates['name'] = nil; updates['queue'] = nil; updates['owner'] = nil; updates['max_attempts'] = nil
+elseif event == 'started' then
+  new_state = 'STARTED'
+  attempts = attempts + 1
+  updates['attempts'] = tostring(attempts)
+  updates['started_at'] = tostring(now_ms)
+  updates['name'] = nil; updates['queue'] = nil; updates['owner'] = nil; updates['max_attempts'] = nil
+  if not cur[7] then
+    updates['first_started_at'] = tostring(now_ms)
+    local wait = now_ms - tonumber(cur[5])
+    updates['wait_ms'] = tostring(wait)
+    local wkey = prefix .. 'stats:wait:' .. name
+    redis.call('LPUSH', wkey, wait)
+    redis.call('LTRIM', wkey, 0, samples - 1)
+  end
+elseif event == 'progress' then
+  if state ~= 'STARTED' and state ~= 'PROGRESS' then
+    return {'ignored', state, attempts, max_attempts, policy}
+  end
+  new_state = 'PROGRESS'
+elseif event == 'retry' then
+  new_state = 'RETRY'
+elseif event == 'success' or event == 'failure' or event == 'revoked' then
+  new_state = (event == 'success' and 'SUCCESS') or (event == 'failure' and 'FAILURE') or 'REVOKED'
+  updates['finished_at'] = tostring(now_ms)
+  if cur[6] then
+    local runtime = now_ms - tonumber(cur[6])
+    updates['runtime_ms'] = tostring(runtime)
+    if event == 'success' then
+      local rkey = prefix .. 'stats:runtime:' .. name
+      redis.call('LPUSH', rkey, runtime)
+      redis.call('LTRIM', rkey, 0, samples - 1)
+    end
+  end
+  local minute = math.floor(now_ms / 60000)
+  local tkey = prefix .. 'stats:tp:' .. minute
+  redis.call('HINCRBY', tkey, new_state, 1)
+  redis.call('EXPIRE', tkey, 7200)
+else
+  return redis.error_reply('unknown event ' .. event)
+end
+
+updates['state'] = new_state
+local flat = {}
+for k, v in pairs(updates) do flat[#flat + 1] = k; flat[#flat + 1] = v end
+redis.call('HSET', KEYS[1], unpack(flat))
+if event ~= 'progress' then
+  redis.call('RPUSH', KEYS[2], cjson.encode({state = (event == 'received') and 'RECEIVED' or new_state,
+    at = now_ms, detail = ARGV[5]}))
+  redis.call('LTRIM', KEYS[2], -hist_max, -1)
+end
+if new_state ~= state then
+  local score = tonumber(cur[5])
+  redis.call('ZREM', prefix .. 'idx:state:' .. state, task_id)
+  redis.call('ZADD', prefix .. 'idx:state:' .. new_state, score, task_id)
+  if event == 'started' or event == 'retry' or new_state == 'SUCCESS' or new_state == 'FAILURE'
+      or new_state == 'REVOKED' then
+    redis.call('HINCRBY', prefix .. 'stats:counts:' .. name, new_state, 1)
+  end
+end
+if new_state == 'SUCCESS' or new_state == 'FAILURE' or new_state == 'REVOKED' then
+  redis.call('EXPIRE', KEYS[1], ttl)
+  redis.call('EXPIRE', KEYS[2], ttl)
+end
+local event_body = cjson.encode({task_id = task_id, state = new_state, event = event, at = now_ms,
+  progress_current = updates['progress_current'], progress_total = updates['progress_total'],
+  progress_message = updates['progress_message']})
+redis.call('PUBLISH', prefix .. 'events:task:' .. task_id, event_body)
+return {'ok', new_state, attempts, max_attempts, policy}

@@ -1,0 +1,43 @@
+"""Send e-mail over SMTP (host, port, STARTTLS/TLS, credentials from settings), with a timeout."""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+from email.message import EmailMessage
+
+from backend.config import settings
+
+
+class MailError(Exception):
+    """The SMTP server refused or did not answer; the caller's retry policy decides what next."""
+
+
+def build_message(*, to: list[str], subject: str, text: str, html: str | None) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = settings.mail_from
+    message["To"] = ", ".join(to)
+    message["Subject"] = subject
+    message.set_content(text)
+    if html:
+        message.add_alternative(html, subtype="html")
+    return message
+
+
+def send(message: EmailMessage) -> None:
+    context = ssl.create_default_context()
+    host, port, timeout = settings.smtp_host, settings.smtp_port, settings.smtp_timeout_s
+    try:
+        smtp = (
+            smtplib.SMTP_SSL(host, port, timeout=timeout, context=context)
+            if settings.smtp_ssl
+            else smtplib.SMTP(host, port, timeout=timeout)
+        )
+        with smtp:
+            if settings.smtp_starttls and not settings.smtp_ssl:
+                smtp.starttls(context=context)
+            if settings.smtp_user:
+                smtp.login(settings.smtp_user, settings.smtp_password or "")
+            smtp.send_message(message)
+    except (smtplib.SMTPException, OSError) as exc:
+        raise MailError(f"{type(exc).__name__}: {exc}") from exc

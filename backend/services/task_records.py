@@ -1,0 +1,117 @@
+"""Task records as stored in Redis, and their conversion to the API's status object.
+
+Pure code shared by the sync (workers, CLI) and asyncio (API) paths of the status manager.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from backend.enums import TaskState
+
+LUA_DIR = Path(__file__).parent / "lua"
+
+
+def lua(name: str) -> str:
+    return (LUA_DIR / f"{name}.lua").read_text()
+
+
+def now_ms() -> int:
+    return int(datetime.now(UTC).timestamp() * 1000)
+
+
+def iso_ms(value: str | int | None) -> str | None:
+    if value in (None, ""):
+        return None
+    return datetime.fromtimestamp(int(value) / 1000, UTC).isoformat(timespec="milliseconds")
+
+
+def _int(value: str | None) -> int | None:
+    return int(value) if value not in (None, "") else None
+
+
+def _json(value: str | None) -> Any:
+    return json.loads(value) if value not in (None, "") else None
+
+
+def history_entry(state: str, at_ms: int, detail: str) -> str:
+    return json.dumps({"state": state, "at": at_ms, "detail": detail})
+
+
+def to_status(record: Mapping[str, str], history: Sequence[str]) -> dict[str, Any]:
+    """The task status object of the API contract (plus the retry links)."""
+    error = None
+    if record.get("error_type"):
+        error = {"type": record["error_type"], "message": record.get("error_message", "")}
+    progress = None
+    if record.get("progress_current") not in (None, ""):
+        progress = {
+            "current": _int(record.get("progress_current")),
+            "total": _int(record.get("progress_total")),
+            "message": record.get("progress_message") or None,
+        }
+    entries = []
+    for raw in history:
+        item = json.loads(raw)
+        entries.append({"state": item["state"], "at": iso_ms(item["at"]), "detail": item["detail"]})
+    return {
+        "task_id": record["task_id"],
+        "name": record.get("name"),
+        "queue": record.get("queue"),
+        "priority": record.get("priority"),
+        "state": record.get("state"),
+        "owner": record.get("owner"),
+        "created_at": iso_ms(record.get("created_at")),
+        "started_at": iso_ms(record.get("started_at")),
+        "finished_at": iso_ms(record.get("finished_at")),
+        "wait_ms": _int(record.get("wait_ms")),
+        "runtime_ms": _int(record.get("runtime_ms")),
+        "attempts": _int(record.get("attempts")) or 0,
+        "max_attempts": _int(record.get("max_attempts")) or 1,
+        "progress": progress,
+        "result": _json(record.get("result")),
+        "error": error,
+        "worker": record.get("worker") or None,
+        "correlation_id": record.get("correlation_id") or None,
+        "retry_of": record.get("retry_of") or None,
+        "retried_by": record.get("retried_by") or None,
+        "history": entries,
+    }
+
+
+@dataclass(frozen=True)
+class TransitionOutcome:
+    outcome: str  # ok | final | missing | running | ignored
+    state: TaskState | None
+    attempts: int
+    max_attempts: int
+    policy: dict[str, Any]
+
+    @classmethod
+    def parse(cls, raw: Sequence[Any]) -> TransitionOutcome:
+        outcome, state, attempts, max_attempts, policy = raw
+        return cls(
+            outcome=str(outcome),
+            state=TaskState(state) if state else None,
+            attempts=int(attempts),
+            max_attempts=int(max_attempts),
+            policy=json.loads(policy) if policy else {},
+        )
+
+    @property
+    def applied(self) -> bool:
+        return self.outcome == "ok"
+
+
+def percentiles(samples: Sequence[str | int], points: Sequence[int] = (50, 95, 99)) -> dict:
+    """Nearest-rank percentiles of a sample, in the sample's unit (None when empty)."""
+    values = sorted(int(v) for v in samples)
+    if not values:
+        return {f"p{p}": None for p in points}
+    return {f"p{p}": values[max(0, math.ceil(p / 100 * len(values)) - 1)] for p in points}

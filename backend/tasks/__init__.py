@@ -1,0 +1,1 @@
+"""Celery tasks: thin calls into backend.domain, with TrackedTask doing the rest."""

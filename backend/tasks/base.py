@@ -1,0 +1,222 @@
+"""TrackedTask: the cross-cutting behaviour of every task, in one place.
+
+Status transitions (one Redis round trip each), history, progress, retries with exponential
+backoff and jitter from the task's policy, time limits from its spec, and the guard that keeps
+a cancelled or already-finished task from running again when the broker redelivers it.
+Worker-level signals (message received, revoked) and the worker heartbeat live here too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import threading
+import time
+from collections.abc import Callable
+from functools import lru_cache
+from typing import Any, TypeVar
+
+from celery import Task
+from celery.exceptions import Ignore, Reject, Retry
+from celery.signals import (
+    setup_logging,
+    task_received,
+    task_revoked,
+    worker_ready,
+    worker_shutdown,
+)
+
+from backend.celery_config import NON_RETRYABLE, celery_app, spec_for
+from backend.config import settings
+from backend.observability.logging import configure_logging, get_logger, scrub
+from backend.services.redis_client import get_redis
+from backend.services.task_status_manager import TaskStatusManager
+
+log = get_logger(__name__)
+F = TypeVar("F", bound=Callable[..., Any])
+_ERROR_MESSAGE_MAX = 500
+
+
+class TaskCancelled(Exception):
+    """Raised inside a task by `report_progress` when the task was cancelled meanwhile."""
+
+
+@lru_cache(maxsize=1)
+def status_manager() -> TaskStatusManager:
+    return TaskStatusManager(get_redis())
+
+
+def _error_fields(exc: BaseException) -> dict[str, str]:
+    return {
+        "error_type": type(exc).__name__,
+        "error_message": scrub(str(exc))[:_ERROR_MESSAGE_MAX],
+    }
+
+
+class TrackedTask(Task):  # type: ignore[misc]
+    # Retries are decided here from the task's policy, not by Celery's own counter.
+    max_retries = None
+    ignore_result = True
+    typing = False
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        req = self.request
+        if req.called_directly or not req.id:
+            return self.run(*args, **kwargs)
+        status = status_manager()
+        delivery = req.delivery_info or {}
+        outcome = status.transition(
+            req.id,
+            "started",
+            detail=f"attempt started on {req.hostname}",
+            fields={
+                "worker": req.hostname or "",
+                "name": self.name,
+                "queue": delivery.get("routing_key") or "",
+                "max_attempts": str(spec_for(self.name).retry.max_attempts),
+            },
+        )
+        if outcome.outcome == "final":
+            # Cancelled while queued, or finished before a redelivery: never run again.
+            log.info("task_skipped", task=self.name, task_id=req.id, state=outcome.state)
+            raise Ignore()
+        policy = spec_for(self.name).retry.merged(outcome.policy)
+        if outcome.attempts > policy.max_attempts:
+            # Redelivered after its worker died on every attempt: stop the poison loop.
+            status.transition(
+                req.id,
+                "failure",
+                detail=f"gave up after {outcome.attempts - 1} attempts lost with their worker",
+                fields={"error_type": "WorkerLostError", "error_message": "worker lost"},
+            )
+            raise Ignore()
+        try:
+            return self.run(*args, **kwargs)
+        except (Retry, Ignore, Reject):
+            raise
+        except Exception as exc:
+            if isinstance(exc, NON_RETRYABLE) or outcome.attempts >= policy.max_attempts:
+                raise  # on_failure records the final failure
+            delay = policy.delay_for(outcome.attempts, random.random())
+            status.transition(
+                req.id,
+                "retry",
+                detail=f"attempt {outcome.attempts} failed ({type(exc).__name__}); "
+                f"retry in {delay:.1f}s",
+                fields=_error_fields(exc),
+            )
+            raise self.retry(exc=exc, countdown=delay) from exc
+
+    def on_success(self, retval: Any, task_id: str, args: Any, kwargs: Any) -> None:
+        status_manager().transition(
+            task_id,
+            "success",
+            detail="completed",
+            fields={"result": json.dumps(retval, default=str)},
+        )
+
+    def on_failure(
+        self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any
+    ) -> None:
+        # Also called in the parent process when a hard time limit kills the child.
+        status_manager().transition(
+            task_id,
+            "failure",
+            detail=f"failed: {type(exc).__name__}",
+            fields=_error_fields(exc),
+        )
+        log.warning("task_failed", task=self.name, task_id=task_id, error=type(exc).__name__)
+
+    def report_progress(self, current: int, total: int | None = None, message: str = "") -> None:
+        """Record progress; raises TaskCancelled if the task was cancelled meanwhile."""
+        task_id = self.request.id
+        if not task_id:
+            return
+        outcome = status_manager().report_progress(task_id, current, total, message)
+        if outcome.outcome == "final":
+            raise TaskCancelled(f"task {task_id} was cancelled")
+
+
+def tracked_task(name: str) -> Callable[[F], Any]:
+    """Register a function as a TrackedTask named `name`, with its spec's time limits."""
+    spec = spec_for(name)
+    return celery_app.task(  # type: ignore[no-any-return]
+        name=name,
+        base=TrackedTask,
+        bind=True,
+        soft_time_limit=spec.soft_time_limit_s,
+        time_limit=spec.time_limit_s,
+    )
+
+
+# --- worker signals -------------------------------------------------------------------------
+
+
+@setup_logging.connect
+def _configure_worker_logging(**_: Any) -> None:
+    configure_logging(settings.log_level, json_output=settings.log_json)
+
+
+@task_received.connect
+def _on_received(request: Any = None, **_: Any) -> None:
+    delivery = request.delivery_info or {}
+    status_manager().transition(
+        request.id,
+        "received",
+        detail=f"received by {request.hostname}",
+        fields={"name": request.name, "queue": delivery.get("routing_key") or ""},
+    )
+
+
+@task_revoked.connect
+def _on_revoked(
+    request: Any = None, terminated: bool = False, expired: bool = False, **_: Any
+) -> None:
+    reason = "terminated" if terminated else "expired" if expired else "revoked"
+    status_manager().transition(request.id, "revoked", detail=f"{reason} on {request.hostname}")
+
+
+class _Heartbeat(threading.Thread):
+    def __init__(self, hostname: str, info: dict[str, Any]) -> None:
+        super().__init__(name="heartbeat", daemon=True)
+        self.hostname = hostname
+        self.info = info
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.is_set():
+            try:
+                status_manager().heartbeat(self.hostname, self.info)
+            except Exception as exc:  # Redis down: keep beating once it is back
+                log.warning("heartbeat_failed", error=type(exc).__name__)
+            self.stopped.wait(settings.worker_heartbeat_s)
+
+
+_heartbeat: _Heartbeat | None = None
+
+
+@worker_ready.connect
+def _start_heartbeat(sender: Any = None, **_: Any) -> None:
+    global _heartbeat
+    controller = sender.controller
+    queues = sorted(q.name for q in sender.task_consumer.queues) if sender.task_consumer else []
+    info = {
+        "pid": os.getpid(),
+        "queues": queues,
+        "concurrency": controller.concurrency,
+        "pool": type(controller.pool).__module__.rsplit(".", 1)[-1],
+        "started_at": time.time(),
+    }
+    _heartbeat = _Heartbeat(sender.hostname, info)
+    _heartbeat.start()
+
+
+@worker_shutdown.connect
+def _stop_heartbeat(**_: Any) -> None:
+    if _heartbeat is not None:
+        _heartbeat.stopped.set()
+        try:
+            status_manager().forget_worker(_heartbeat.hostname)
+        except Exception as exc:
+            log.warning("worker_forget_failed", error=type(exc).__name__)

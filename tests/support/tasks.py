@@ -1,0 +1,54 @@
+"""Test instruments: tasks whose failures and durations the tests control.
+
+Loaded by test workers through EXTRA_TASK_MODULES; each records what happened in Redis under
+the key the test passes, so assertions read real effects.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from backend.celery_config import RetryPolicy, TaskSpec, register_spec
+from backend.enums import QueueName, Role
+from backend.services.redis_client import get_redis
+from backend.tasks.base import TrackedTask, tracked_task
+
+_FAST_RETRY = RetryPolicy(max_attempts=4, backoff_base_s=0.5, backoff_cap_s=4, jitter=0.2)
+for spec in (
+    TaskSpec("testing.flaky", QueueName.MAINTENANCE, _FAST_RETRY, submit_roles=frozenset(Role)),
+    TaskSpec("testing.always_fail", QueueName.MAINTENANCE, _FAST_RETRY),
+    TaskSpec("testing.sleep", QueueName.MAINTENANCE, _FAST_RETRY, soft_time_limit_s=60),
+    TaskSpec("testing.record", QueueName.REPORTS, RetryPolicy(max_attempts=1)),
+):
+    register_spec(spec)
+
+
+@tracked_task("testing.flaky")
+def flaky(self: TrackedTask, key: str, fail_times: int) -> dict[str, Any]:
+    attempt = get_redis().incr(f"test:{key}:attempts")
+    get_redis().rpush(f"test:{key}:times", time.time())
+    if int(attempt) <= fail_times:  # type: ignore[arg-type]
+        raise ConnectionError(f"simulated outage, attempt {attempt}")
+    return {"attempts": attempt}
+
+
+@tracked_task("testing.always_fail")
+def always_fail(self: TrackedTask, key: str) -> None:
+    get_redis().incr(f"test:{key}:attempts")
+    raise RuntimeError("this task always fails")
+
+
+@tracked_task("testing.sleep")
+def sleep(self: TrackedTask, key: str, seconds: float) -> dict[str, Any]:
+    get_redis().set(f"test:{key}:started", 1)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+    get_redis().set(f"test:{key}:finished", 1)
+    return {"slept": seconds}
+
+
+@tracked_task("testing.record")
+def record(self: TrackedTask, key: str, label: str) -> None:
+    get_redis().rpush(f"test:{key}:order", label)

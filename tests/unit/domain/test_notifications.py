@@ -1,0 +1,81 @@
+import pytest
+from jinja2 import UndefinedError
+
+from backend.domain.notifications import EMAIL_KINDS, RenderedEmail, render_email
+
+CONTEXTS: dict[str, dict[str, object]] = {
+    "triage_completed": {
+        "area": "familia",
+        "urgency": "critical",
+        "summary": "Meu companheiro me agrediu ontem.",
+        "link": "https://app.exemplo.com.br/casos/42",
+    },
+    "document_analysed": {
+        "document_name": "contrato.pdf",
+        "doc_type": "contrato",
+        "link": "https://app.exemplo.com.br/documentos/7",
+    },
+    "report_ready": {
+        "report_name": "Operações - março/2024",
+        "link": "https://app.exemplo.com.br/relatorios/3/download",
+    },
+    "task_failed": {
+        "task_name": "triage.classify_case",
+        "task_id": "3f2a9c1e",
+        "error_type": "TimeoutError",
+        "error_message": "provedor não respondeu em 30s",
+        "attempts": 5,
+    },
+}
+
+
+@pytest.mark.parametrize("kind", EMAIL_KINDS)
+def test_every_kind_renders_subject_text_and_html(kind: str) -> None:
+    email = render_email(kind, CONTEXTS[kind])
+    assert isinstance(email, RenderedEmail)
+    assert email.subject
+    assert "\n" not in email.subject
+    assert email.text.strip()
+    assert email.html.lstrip().startswith("<!DOCTYPE html>")
+    assert 'lang="pt-BR"' in email.html
+
+
+def test_triage_completed_content() -> None:
+    email = render_email("triage_completed", CONTEXTS["triage_completed"])
+    assert email.subject == "Seu caso foi analisado: Família, urgência crítica"
+    assert "Resumo: Meu companheiro me agrediu ontem." in email.text
+    assert "https://app.exemplo.com.br/casos/42" in email.text
+    assert '<a href="https://app.exemplo.com.br/casos/42">' in email.html
+
+
+def test_task_failed_content_for_operators() -> None:
+    email = render_email("task_failed", CONTEXTS["task_failed"])
+    assert email.subject == "[falha] Tarefa triage.classify_case falhou após 5 tentativa(s)"
+    assert "TimeoutError: provedor não respondeu em 30s" in email.text
+    assert "3f2a9c1e" in email.html
+
+
+def test_html_is_escaped_but_text_is_not() -> None:
+    context = {**CONTEXTS["triage_completed"], "summary": "<script>alert(1)</script> & cia"}
+    email = render_email("triage_completed", context)
+    assert "<script>" not in email.html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; cia" in email.html
+    assert "<script>alert(1)</script> & cia" in email.text
+
+
+def test_unknown_kind_is_rejected() -> None:
+    with pytest.raises(ValueError, match="unknown e-mail kind"):
+        render_email("welcome", {})
+
+
+def test_missing_variable_raises() -> None:
+    context = dict(CONTEXTS["report_ready"])
+    del context["report_name"]
+    with pytest.raises(UndefinedError):
+        render_email("report_ready", context)
+
+
+def test_non_http_link_is_rejected() -> None:
+    context = {**CONTEXTS["report_ready"], "link": "javascript:alert(1)"}
+    with pytest.raises(ValueError, match="http"):
+        render_email("report_ready", context)
