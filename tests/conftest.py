@@ -29,6 +29,8 @@ _state: dict[str, Any] = {}
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    from backend.devtools.redis_server import free_port
+
     tmp = Path(tempfile.mkdtemp(prefix="ltq-tests-"))
     server = RedisServer(data_dir=tmp / "redis", persistent=True)
     server.start()
@@ -46,6 +48,10 @@ def pytest_configure(config: pytest.Config) -> None:
         WORKER_HEARTBEAT_S="1",
         WORKER_HEARTBEAT_TTL_S="4",
         PYTHONPATH=str(ROOT),
+        SMTP_HOST="127.0.0.1",
+        SMTP_PORT=str(free_port()),
+        OPERATOR_EMAILS='["ops@example.com"]',
+        PUBLIC_BASE_URL="http://testserver",
     )
     from backend.db.migrate import upgrade
 
@@ -81,7 +87,13 @@ def clean_redis(redis_client: Any) -> Any:
 
 
 class WorkerProcess:
-    def __init__(self, queues: list[str], concurrency: int = 2, pool: str = "prefork") -> None:
+    def __init__(
+        self,
+        queues: list[str],
+        concurrency: int = 2,
+        pool: str = "prefork",
+        env: dict[str, str] | None = None,
+    ) -> None:
         from backend.devtools.commands import worker_command
 
         self.hostname = f"test-{uuid.uuid4().hex[:8]}@localhost"
@@ -91,11 +103,12 @@ class WorkerProcess:
             loglevel="WARNING",
         )  # fmt: skip
         self.proc: subprocess.Popen[bytes] | None = None
+        self.env = {**os.environ, **(env or {})}
 
     def start(self, wait: bool = True) -> WorkerProcess:
         self.proc = subprocess.Popen(
             self.cmd, cwd=ROOT, stdout=self.log.open("ab"), stderr=subprocess.STDOUT,
-            start_new_session=True,
+            start_new_session=True, env=self.env,
         )  # fmt: skip
         if wait:
             self.wait_ready()
@@ -137,8 +150,13 @@ class WorkerProcess:
 def worker_factory() -> Iterator[Any]:
     started: list[WorkerProcess] = []
 
-    def make(queues: list[str], concurrency: int = 2, start: bool = True) -> WorkerProcess:
-        worker = WorkerProcess(queues, concurrency)
+    def make(
+        queues: list[str],
+        concurrency: int = 2,
+        start: bool = True,
+        env: dict[str, str] | None = None,
+    ) -> WorkerProcess:
+        worker = WorkerProcess(queues, concurrency, env=env)
         started.append(worker)
         return worker.start() if start else worker
 
@@ -156,6 +174,30 @@ SHARED_QUEUES = ["triage", "documents", "notifications", "maintenance"]
 def worker(worker_factory: Any) -> WorkerProcess:
     """One worker on every queue but reports, shared by the tests that just need tasks to run."""
     return worker_factory(SHARED_QUEUES)  # type: ignore[no-any-return]
+
+
+class Mailbox:
+    """A real SMTP server (aiosmtpd) that keeps what it receives."""
+
+    def __init__(self, port: int) -> None:
+        from aiosmtpd.controller import Controller
+
+        self.messages: list[Any] = []
+        self.controller = Controller(self, hostname="127.0.0.1", port=port)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        import email
+
+        self.messages.append(email.message_from_bytes(envelope.content))
+        return "250 OK"
+
+
+@pytest.fixture(scope="session")
+def mailbox() -> Iterator[Mailbox]:
+    box = Mailbox(int(os.environ["SMTP_PORT"]))
+    box.controller.start()
+    yield box
+    box.controller.stop()
 
 
 @pytest.fixture(scope="session")

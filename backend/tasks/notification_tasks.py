@@ -43,7 +43,7 @@ def _recipients_and_context(kind: str, subject_id: str) -> tuple[list[str], dict
             to = [case.client_email] if case and case.client_email else []
             return to, {
                 "document_id": document.id,
-                "filename": document.filename,
+                "document_name": document.filename,
                 "doc_type": document.analysis.get("doc_type"),
                 "link": f"{base}/api/documents/{document.id}",
             }
@@ -53,7 +53,7 @@ def _recipients_and_context(kind: str, subject_id: str) -> tuple[list[str], dict
                 raise PermanentTaskError(f"report {subject_id} is not ready")
             return list(settings.operator_emails), {
                 "report_id": report.id,
-                "period_hours": report.period_hours,
+                "report_name": f"Relatório operacional ({report.period_hours} h)",
                 "link": f"{base}/api/reports/{report.id}/download",
             }
     if kind == "task_failed":
