@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import orjson
 import redis
 import redis.asyncio as aioredis
 from celery import Celery
@@ -113,9 +114,9 @@ def prepare(req: TaskRequest, key_space: Keys = keys, *, publish: bool = True) -
     ):
         raise InvalidRequest("retry policy out of range (max_attempts 1-50, jitter 0-1)")
     try:
-        args_json = json.dumps(list(req.args))
-        kwargs_json = json.dumps(dict(req.kwargs))
-        metadata_json = json.dumps(dict(req.metadata or {}))
+        args_json = orjson.dumps(list(req.args)).decode()
+        kwargs_json = orjson.dumps(dict(req.kwargs)).decode()
+        metadata_json = orjson.dumps(dict(req.metadata or {})).decode()
     except (TypeError, ValueError) as exc:
         raise InvalidRequest(f"arguments must be JSON-serialisable: {exc}") from None
     if len(args_json) + len(kwargs_json) > _MAX_ARGS_BYTES:
@@ -150,7 +151,7 @@ def prepare(req: TaskRequest, key_space: Keys = keys, *, publish: bool = True) -
         "created_at": created,
         "attempts": 0,
         "max_attempts": policy.max_attempts,
-        "policy": json.dumps(policy.to_dict()),
+        "policy": orjson.dumps(policy.to_dict()).decode(),
         "correlation_id": req.correlation_id or task_id,
         "args": args_json,
         "kwargs": kwargs_json,

@@ -8,13 +8,14 @@ Celery itself has no bulk send. Tests prove a real worker consumes these message
 from __future__ import annotations
 
 import base64
-import json
 import re
 import socket
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+import orjson
 
 _ORIGIN = f"enqueue@{socket.gethostname()}"
 # uuid-like or slug ids; long digit runs (CPF, phone) and e-mail addresses do not match
@@ -52,7 +53,7 @@ def build_message(
     headers: Mapping[str, Any] | None = None,
 ) -> str:
     """The JSON string to LPUSH onto the queue's priority list."""
-    body = json.dumps([list(args), dict(kwargs), _EMBED], separators=(",", ":"))
+    body = orjson.dumps([list(args), dict(kwargs), _EMBED])
     args_repr, kwargs_repr = redacted_repr(args, kwargs)
     message_headers = {
         "lang": "py",
@@ -77,7 +78,7 @@ def build_message(
         **(headers or {}),
     }
     envelope = {
-        "body": base64.b64encode(body.encode()).decode(),
+        "body": base64.b64encode(body).decode(),
         "content-encoding": "utf-8",
         "content-type": "application/json",
         "headers": message_headers,
@@ -91,7 +92,7 @@ def build_message(
             "delivery_tag": str(uuid.uuid4()),
         },
     }
-    return json.dumps(envelope, separators=(",", ":"))
+    return orjson.dumps(envelope).decode()
 
 
 def eta_from(countdown_s: float | None, eta: datetime | None) -> datetime | None:

@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from backend.enums import TaskState
 
 LUA_DIR = Path(__file__).parent / "lua"
@@ -41,7 +43,7 @@ def _json(value: str | None) -> Any:
 
 
 def history_entry(state: str, at_ms: int, detail: str) -> str:
-    return json.dumps({"state": state, "at": at_ms, "detail": detail})
+    return orjson.dumps({"state": state, "at": at_ms, "detail": detail}).decode()
 
 
 def to_status(record: Mapping[str, str], history: Sequence[str]) -> dict[str, Any]:

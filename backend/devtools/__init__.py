@@ -1,0 +1,1 @@
+"""Developer tooling: a local Redis, the process command lines, and the `make up` supervisor."""

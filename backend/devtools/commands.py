@@ -1,0 +1,79 @@
+"""The command lines of every process the stack runs: the one place `make up` and tests build them.
+
+Each runs with this interpreter (`sys.executable`), so a venv's processes stay in that venv.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+CELERY_APP = "backend.celery_config:celery_app"
+
+
+def _celery(*args: str) -> list[str]:
+    return [sys.executable, "-m", "celery", "-A", CELERY_APP, *args]
+
+
+def api_command(port: int) -> list[str]:
+    """The FastAPI app under uvicorn on 127.0.0.1:`port`."""
+    return [
+        sys.executable, "-m", "uvicorn", "backend.app:app",
+        "--host", "127.0.0.1", "--port", str(port),
+        # Access logs would carry URLs with case ids; the app logs requests itself, scrubbed.
+        "--no-access-log",
+        "--loop", "uvloop", "--http", "httptools",
+    ]  # fmt: skip
+
+
+def worker_command(
+    *,
+    queues: Sequence[str] | None = None,
+    concurrency: int = 2,
+    pool: str = "prefork",
+    hostname: str = "worker@%h",
+    loglevel: str = "INFO",
+    extra: Sequence[str] = (),
+) -> list[str]:
+    """A Celery worker; with no `queues` it consumes every queue the app declares."""
+    command = _celery(
+        "worker",
+        "-P", pool,
+        "-c", str(concurrency),
+        "-n", hostname,
+        # Gossip and mingle cost a round of broadcast per start and buy nothing we use.
+        "--without-gossip", "--without-mingle",
+        # Task events feed Flower.
+        "-E",
+        "-l", loglevel,
+    )  # fmt: skip
+    if queues:
+        command += ["-Q", ",".join(queues)]
+    return command + list(extra)
+
+
+def beat_command() -> list[str]:
+    """Celery beat with RedBeat, whose Redis lock lets several beats run with one active."""
+    return _celery("beat", "-S", "redbeat.RedBeatScheduler", "-l", "INFO")
+
+
+def flower_command(*, port: int, user: str, password: str) -> list[str]:
+    """Flower on 127.0.0.1 behind basic auth, reading the app's own broker."""
+    return _celery(
+        "flower", f"--port={port}", "--address=127.0.0.1", f"--basic-auth={user}:{password}"
+    )
+
+
+def migrate_command() -> list[str]:
+    """Bring the SQL schema up to date (Alembic)."""
+    return [sys.executable, "-m", "backend", "migrate"]
+
+
+def token_command(user: str, role: str) -> list[str]:
+    """Print an API bearer token for `user` with `role`."""
+    return [sys.executable, "-m", "backend", "token", "--user", user, "--role", role]
+
+
+def smtp_sink_command(port: int) -> list[str]:
+    """A local SMTP server that files every message under the mailbox dir instead of sending it."""
+    return [sys.executable, "-m", "backend.devtools.smtp_sink", "--port", str(port)]
