@@ -207,3 +207,28 @@ def test_health_ready_docs_metrics(app_client: Any, worker: Any) -> None:
     assert "/api/tasks/{task_id}" in spec["paths"] and "/api/tasks/stats" in spec["paths"]
     metrics = app_client.get("/metrics").text
     assert "queue_depth" in metrics and "http_requests_total" in metrics
+
+
+def test_stream_follows_a_running_task_to_the_end(
+    app_client: Any, tokens: dict[str, str], service: CeleryTaskService, worker: Any
+) -> None:
+    from backend.db.models import Case
+    from backend.db.session import session_scope
+
+    with session_scope() as session:
+        case = Case(owner="alice", title="Dúvida", description="Quero saber sobre aposentadoria.")
+        session.add(case)
+        session.flush()
+        case_id = case.id
+    # Held back 1 s so the stream is open before the worker starts it.
+    task_id = service.enqueue("triage.classify_case", [case_id], owner="alice", countdown=1)
+    events = []
+    with app_client.stream(
+        "GET", f"/api/tasks/{task_id}/stream", headers=auth(tokens["alice"])
+    ) as r:
+        for line in r.iter_lines():
+            if line.startswith("event:"):
+                events.append(line.split(":", 1)[1].strip())
+    assert events[0] == "status"
+    assert events[-1] == "success"
+    assert "started" in events and events.count("progress") == 2

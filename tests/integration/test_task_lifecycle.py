@@ -127,3 +127,21 @@ def test_enqueue_many_runs_every_task(service: CeleryTaskService, worker: Any) -
     assert len(set(ids)) == 300
     for task_id in ids:
         wait_for_state(service.status.get, task_id, {"SUCCESS"}, timeout=60)
+
+
+@pytest.mark.parametrize(
+    ("ignore_soft", "error_type"),
+    [(False, "SoftTimeLimitExceeded"), (True, "TimeLimitExceeded")],
+)
+def test_time_limits_fail_the_task_without_retrying(
+    service: CeleryTaskService, worker: Any, redis_client: Any, ignore_soft: bool, error_type: str
+) -> None:
+    key = uuid.uuid4().hex
+    task_id = service.enqueue("testing.stubborn", [key, ignore_soft])
+    record = wait_for_state(service.status.get, task_id, {"FAILURE"}, timeout=30)
+    assert record["error"]["type"] == error_type
+    assert record["attempts"] == 1  # a time limit is not retried
+    assert redis_client.get(f"test:{key}:soft") == "1"
+    # A hard kill replaces the pool child; the worker keeps serving.
+    ping = service.enqueue("maintenance.ping")
+    wait_for_state(service.status.get, ping, {"SUCCESS"})

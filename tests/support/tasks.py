@@ -9,6 +9,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from celery.exceptions import SoftTimeLimitExceeded
+
 from backend.celery_config import RetryPolicy, TaskSpec, register_spec
 from backend.enums import QueueName, Role
 from backend.services.redis_client import get_redis
@@ -20,6 +22,13 @@ for spec in (
     TaskSpec("testing.always_fail", QueueName.MAINTENANCE, _FAST_RETRY),
     TaskSpec("testing.sleep", QueueName.MAINTENANCE, _FAST_RETRY, soft_time_limit_s=60),
     TaskSpec("testing.record", QueueName.REPORTS, RetryPolicy(max_attempts=1)),
+    TaskSpec(
+        "testing.stubborn",
+        QueueName.MAINTENANCE,
+        RetryPolicy(max_attempts=3),
+        soft_time_limit_s=1,
+        time_limit_s=2,
+    ),
 ):
     register_spec(spec)
 
@@ -52,3 +61,16 @@ def sleep(self: TrackedTask, key: str, seconds: float) -> dict[str, Any]:
 @tracked_task("testing.record")
 def record(self: TrackedTask, key: str, label: str) -> None:
     get_redis().rpush(f"test:{key}:order", label)
+
+
+@tracked_task("testing.stubborn")
+def stubborn(self: TrackedTask, key: str, ignore_soft_limit: bool) -> None:
+    """Runs past its 1 s soft limit; if told to, ignores it and gets killed at the 2 s hard one."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            time.sleep(0.05)
+        except SoftTimeLimitExceeded:
+            get_redis().set(f"test:{key}:soft", 1)
+            if not ignore_soft_limit:
+                raise
