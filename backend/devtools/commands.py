@@ -43,8 +43,8 @@ def worker_command(
         "-n", hostname,
         # Gossip and mingle cost a round of broadcast per start and buy nothing we use.
         "--without-gossip", "--without-mingle",
-        # Task events feed Flower.
-        "-E",
+        # No -E: task events cost the pool's parent process a publish per transition, and
+        # Flower switches them on itself (enable_events) while it runs.
         "-l", loglevel,
     )  # fmt: skip
     if queues:

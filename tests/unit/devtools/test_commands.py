@@ -21,7 +21,7 @@ def test_worker_command_defaults_consume_every_queue() -> None:
     command = commands.worker_command()
     assert command == [
         *CELERY, "worker", "-P", "prefork", "-c", "2", "-n", "worker@%h",
-        "--without-gossip", "--without-mingle", "-E", "-l", "INFO",
+        "--without-gossip", "--without-mingle", "-l", "INFO",
     ]  # fmt: skip
     assert "-Q" not in command
 
