@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,11 +76,32 @@ class TaskStatusManager:
     def transition(
         self, task_id: str, event: str, *, detail: str = "", fields: Mapping[str, Any] | None = None
     ) -> TransitionOutcome:
+        keys, args = self._transition_call(task_id, event, detail, fields, now_ms())
+        return TransitionOutcome.parse(self._transition(keys=keys, args=args))
+
+    def transition_many(
+        self, events: Sequence[tuple[str, str, str, Mapping[str, Any] | None, int]]
+    ) -> None:
+        """Apply (task_id, event, detail, fields, at_ms) transitions in one pipelined round trip."""
+        pipe = self.redis.pipeline(transaction=False)
+        for task_id, event, detail, fields, at_ms in events:
+            keys, args = self._transition_call(task_id, event, detail, fields, at_ms)
+            self._transition(keys=keys, args=args, client=pipe)
+        pipe.execute()
+
+    def _transition_call(
+        self,
+        task_id: str,
+        event: str,
+        detail: str,
+        fields: Mapping[str, Any] | None,
+        at_ms: int,
+    ) -> tuple[list[str], list[Any]]:
         args: list[Any] = [
             self.keys.prefix,
             task_id,
             event,
-            now_ms(),
+            at_ms,
             detail,
             settings.task_history_max,
             settings.task_record_ttl_s,
@@ -89,10 +110,7 @@ class TaskStatusManager:
         for name, value in (fields or {}).items():
             if value is not None:
                 args.extend((name, value if isinstance(value, str) else json.dumps(value)))
-        raw = self._transition(
-            keys=[self.keys.task(task_id), self.keys.history(task_id)], args=args
-        )
-        return TransitionOutcome.parse(raw)
+        return [self.keys.task(task_id), self.keys.history(task_id)], args
 
     def report_progress(
         self, task_id: str, current: int, total: int | None, message: str | None

@@ -8,6 +8,7 @@ Worker-level signals (message received, revoked) and the worker heartbeat live h
 
 from __future__ import annotations
 
+import collections
 import json
 import os
 import random
@@ -31,6 +32,7 @@ from backend.celery_config import NON_RETRYABLE, celery_app, spec_for
 from backend.config import settings
 from backend.observability.logging import configure_logging, get_logger, scrub
 from backend.services.redis_client import get_redis
+from backend.services.task_records import now_ms
 from backend.services.task_status_manager import TaskStatusManager
 
 log = get_logger(__name__)
@@ -158,15 +160,58 @@ def _configure_worker_logging(**_: Any) -> None:
     configure_logging(settings.log_level, json_output=settings.log_json)
 
 
+class _ReceiptRecorder:
+    """Records "received" transitions in batches from the worker's main process.
+
+    In a prefork worker that process dispatches every message; a blocking Redis round trip
+    per receipt would stall its event loop. A background thread pipelines what arrived in
+    the last few milliseconds instead, keeping each receipt's own timestamp.
+    """
+
+    def __init__(self, interval_s: float = 0.02) -> None:
+        self.interval_s = interval_s
+        self.pending: collections.deque[tuple[str, str, str, dict[str, Any], int]] = (
+            collections.deque()
+        )
+        self.wake = threading.Event()
+        self.thread: threading.Thread | None = None
+        self.lock = threading.Lock()
+
+    def add(self, task_id: str, hostname: str, name: str, queue: str) -> None:
+        self.pending.append(
+            (task_id, "received", f"received by {hostname}", {"name": name, "queue": queue},
+             now_ms())
+        )  # fmt: skip
+        if self.thread is None:
+            with self.lock:
+                if self.thread is None:
+                    self.thread = threading.Thread(target=self._run, name="receipts", daemon=True)
+                    self.thread.start()
+
+    def _run(self) -> None:
+        while True:
+            self.wake.wait(self.interval_s)
+            self.flush()
+
+    def flush(self) -> None:
+        batch: list[tuple[str, str, str, dict[str, Any], int]] = []
+        while self.pending and len(batch) < 500:
+            batch.append(self.pending.popleft())
+        if not batch:
+            return
+        try:
+            status_manager().transition_many(batch)
+        except Exception as exc:  # Redis away: receipts are history only, never block work
+            log.warning("receipts_not_recorded", count=len(batch), error=type(exc).__name__)
+
+
+_receipts = _ReceiptRecorder()
+
+
 @task_received.connect
 def _on_received(request: Any = None, **_: Any) -> None:
     delivery = request.delivery_info or {}
-    status_manager().transition(
-        request.id,
-        "received",
-        detail=f"received by {request.hostname}",
-        fields={"name": request.name, "queue": delivery.get("routing_key") or ""},
-    )
+    _receipts.add(request.id, request.hostname, request.name, delivery.get("routing_key") or "")
 
 
 @task_revoked.connect
@@ -214,6 +259,7 @@ def _start_heartbeat(sender: Any = None, **_: Any) -> None:
 
 @worker_shutdown.connect
 def _stop_heartbeat(**_: Any) -> None:
+    _receipts.flush()
     if _heartbeat is not None:
         _heartbeat.stopped.set()
         try:

@@ -39,6 +39,11 @@ local attempts = tonumber(cur[8] or '0') or 0
 local max_attempts = tonumber(cur[9] or '1') or 1
 local policy = cur[10] or ''
 if state == 'SUCCESS' or state == 'FAILURE' or state == 'REVOKED' then
+  if event == 'received' then
+    -- Receipts are recorded in batches and may land after a fast task finished.
+    redis.call('RPUSH', KEYS[2], cjson.encode({state = 'RECEIVED', at = now_ms, detail = ARGV[5]}))
+    redis.call('LTRIM', KEYS[2], -hist_max, -1)
+  end
   return {'final', state, attempts, max_attempts, policy}
 end
 
