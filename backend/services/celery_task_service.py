@@ -63,6 +63,14 @@ class TaskRequest:
     retry_of: str | None = None
 
 
+def row_task(task_name: str, row_id: str, *, owner: str, key: str) -> TaskRequest:
+    """A task about one stored row: the row id is its argument, correlation id and (with `key`)
+    its idempotency key, so the same row is never queued twice for the same purpose."""
+    return TaskRequest(
+        task_name, [row_id], owner=owner, correlation_id=row_id, idempotency_key=f"{key}:{row_id}"
+    )
+
+
 @dataclass(frozen=True)
 class EnqueueResult:
     task_id: str
@@ -89,8 +97,31 @@ def parse_priority(value: Priority | str | None, default: Priority) -> Priority:
         raise InvalidPriority(f"unknown priority {value!r}; use one of {allowed}") from None
 
 
+def check_idempotency_key(key: str) -> None:
+    if not _IDEMPOTENCY_KEY.fullmatch(key):
+        raise InvalidRequest("idempotency key must be 1-200 characters of [A-Za-z0-9_.:@/+=-]")
+
+
+@dataclass(frozen=True)
+class Validated:
+    request: TaskRequest
+    queue: str
+    priority: Priority
+    policy_json: str
+    max_attempts: int
+    args_json: str
+    kwargs_json: str
+    metadata_json: str
+    eta: datetime | None
+
+
 def prepare(req: TaskRequest, key_space: Keys = keys, *, publish: bool = True) -> Prepared:
     """Validate a request and build the create-script call. Raises InvalidRequest subclasses."""
+    return build(validate(req), key_space, publish=publish)
+
+
+def validate(req: TaskRequest) -> Validated:
+    """Check everything about a request that could make it fail. Raises InvalidRequest."""
     if req.task_name not in TASK_SPECS:
         raise UnknownTask(f"unknown task {req.task_name!r}")
     spec = spec_for(req.task_name)
@@ -104,8 +135,8 @@ def prepare(req: TaskRequest, key_space: Keys = keys, *, publish: bool = True) -
         raise InvalidRequest(
             f"countdown must be between 0 and {settings.visibility_timeout_s} seconds"
         )
-    if req.idempotency_key is not None and not _IDEMPOTENCY_KEY.fullmatch(req.idempotency_key):
-        raise InvalidRequest("idempotency key must be 1-200 characters of [A-Za-z0-9_.:@/+=-]")
+    if req.idempotency_key is not None:
+        check_idempotency_key(req.idempotency_key)
     policy = spec.retry.merged(dict(req.retry_policy) if req.retry_policy else None)
     if (
         not (1 <= policy.max_attempts <= 50)
@@ -121,8 +152,22 @@ def prepare(req: TaskRequest, key_space: Keys = keys, *, publish: bool = True) -
         raise InvalidRequest(f"arguments must be JSON-serialisable: {exc}") from None
     if len(args_json) + len(kwargs_json) > _MAX_ARGS_BYTES:
         raise InvalidRequest("task arguments too large; pass ids, not documents")
-    eta = eta_from(req.countdown, req.eta)
+    return Validated(
+        request=req,
+        queue=queue,
+        priority=priority,
+        policy_json=orjson.dumps(policy.to_dict()).decode(),
+        max_attempts=policy.max_attempts,
+        args_json=args_json,
+        kwargs_json=kwargs_json,
+        metadata_json=metadata_json,
+        eta=eta_from(req.countdown, req.eta),
+    )
 
+
+def build(v: Validated, key_space: Keys = keys, *, publish: bool = True) -> Prepared:
+    """The create-script call for a validated request: new task id, message, record fields."""
+    req, queue, priority, eta = v.request, v.queue, v.priority, v.eta
     task_id = str(uuid.uuid4())
     created = now_ms()
     message = (
@@ -150,12 +195,12 @@ def prepare(req: TaskRequest, key_space: Keys = keys, *, publish: bool = True) -
         "owner": req.owner,
         "created_at": created,
         "attempts": 0,
-        "max_attempts": policy.max_attempts,
-        "policy": orjson.dumps(policy.to_dict()).decode(),
+        "max_attempts": v.max_attempts,
+        "policy": v.policy_json,
         "correlation_id": req.correlation_id or task_id,
-        "args": args_json,
-        "kwargs": kwargs_json,
-        "metadata": metadata_json,
+        "args": v.args_json,
+        "kwargs": v.kwargs_json,
+        "metadata": v.metadata_json,
     }
     if req.retry_of:
         fields["retry_of"] = req.retry_of
@@ -198,6 +243,14 @@ def _result(raw: Sequence[Any]) -> EnqueueResult:
     if status == -1:
         raise Conflict(f"task id {task_id} already exists")
     return EnqueueResult(task_id=task_id, created=status == 1)
+
+
+def _bulk_ids(raw: Sequence[Any]) -> list[str]:
+    """Task ids from the bulk create reply [status, id, status, id, ...]."""
+    out = []
+    for i in range(0, len(raw), 2):
+        out.append(_result((raw[i], raw[i + 1])).task_id)
+    return out
 
 
 class CeleryTaskService:
@@ -244,23 +297,50 @@ class CeleryTaskService:
             self._publish_with_celery(prepared)
         return result
 
-    def enqueue_many(self, requests: Sequence[TaskRequest], *, chunk: int = 1000) -> list[str]:
-        """Enqueue many tasks, `chunk` per round trip; all are validated before any is sent."""
-        prepared = [prepare(r, self.keys, publish=self._direct) for r in requests]
+    def enqueue_many(self, requests: Sequence[TaskRequest], *, chunk: int = 500) -> list[str]:
+        """Enqueue many tasks; all are validated before any is sent.
+
+        Each chunk is one script call carrying the chunk as JSON. The next chunk is built while
+        Redis runs the current one (send, build, then read), so client and server work overlap.
+        Returns the task ids in request order (an idempotency hit gives the existing task's id).
+        """
+        validated = [validate(r) for r in requests]
         ids: list[str] = []
+        built: list[Prepared] = []
+        sha = self.redis.script_load(self._create.script)  # also reloads after a Redis restart
+        conn = self.redis.connection_pool.get_connection()
         try:
-            for start in range(0, len(prepared), chunk):
-                pipe = self.redis.pipeline(transaction=False)
-                for p in prepared[start : start + chunk]:
-                    self._create(keys=p.script_keys, args=p.script_args, client=pipe)
-                ids.extend(_result(raw).task_id for raw in pipe.execute())
+            in_flight = False
+            for start in range(0, len(validated), chunk):
+                batch = [
+                    build(v, self.keys, publish=self._direct)
+                    for v in validated[start : start + chunk]
+                ]
+                payload = orjson.dumps(
+                    [[p.script_keys, [str(a) for a in p.script_args]] for p in batch]
+                )
+                conn.send_command("EVALSHA", sha, 0, payload)  # type: ignore[no-untyped-call]
+                if in_flight:
+                    ids.extend(_bulk_ids(conn.read_response()))
+                in_flight = True
+                built.extend(batch)
+            if in_flight:
+                ids.extend(_bulk_ids(conn.read_response()))
         except redis.ConnectionError as exc:
+            conn.disconnect()  # type: ignore[no-untyped-call]
             raise ServiceUnavailable(
-                f"task store unavailable after {len(ids)} of {len(prepared)} tasks were enqueued"
+                f"task store unavailable after {len(ids)} of {len(validated)} tasks were enqueued"
             ) from exc
+        except BaseException:
+            # Replies may be pending on it: never hand it back half-read.
+            conn.disconnect()  # type: ignore[no-untyped-call]
+            raise
+        finally:
+            self.redis.connection_pool.release(conn)
         if not self._direct:
-            for p in prepared:
-                self._publish_with_celery(p)
+            for p, task_id in zip(built, ids, strict=True):
+                if p.task_id == task_id:  # not an idempotency hit
+                    self._publish_with_celery(p)
         return ids
 
     def _publish_with_celery(self, p: Prepared) -> None:
