@@ -1,0 +1,1 @@
+"""Benchmarks of the task platform against raw Celery (run `python bench/run.py`)."""

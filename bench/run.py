@@ -1,0 +1,920 @@
+"""Benchmark the task platform against raw Celery, in one run, on a private Redis.
+
+    cd /work/main && .venv/bin/python bench/run.py [--tasks N] [--reps R] [--quick]
+
+(a) HTTP enqueue latency of POST /api/tasks (20 keep-alive clients, saturated and paced);
+(b) enqueue rate: CeleryTaskService.enqueue_many against a raw Celery `.delay()` loop;
+(c) end-to-end and drain no-op throughput, ours (`maintenance.ping`, tracked) against raw
+    Celery (`raw.noop`, bench/raw_app.py) with the same pool and concurrency.
+
+The machine is small and noisy (see /work/shared/BENCHMARKS.md): measurements are repeated,
+ours and raw interleaved, and reported as median (min-max) and as ratios within this run.
+Every child process runs in its own process group and is stopped (SIGTERM, SIGKILL after
+10 s) on exit, error or Ctrl-C; every wait has a timeout, reported as that measurement failing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import importlib.metadata
+import json
+import os
+import platform
+import secrets
+import shlex
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import urllib.request
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS_PATH = ROOT / "bench" / "results" / "latest.json"
+KEY_PREFIX = "ltqbench:"
+PING = "maintenance.ping"
+CHUNK = 1000
+POLL_S = 0.05
+READY_TIMEOUT_S = 60.0
+STALL_TIMEOUT_S = 30.0
+MIGRATE_TIMEOUT_S = 120.0
+HTTP_TIMEOUT_S = 180.0
+DASH = "\u2013"  # en dash, as in /work/shared/BENCHMARKS.md
+
+
+class MeasurementError(Exception):
+    """One measurement failed (timeout, dead worker, wrong count); the run goes on."""
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    key: str
+    label: str
+    pool: str
+    concurrency: int
+    processes: int
+
+
+CONFIGS = {
+    "prefork": WorkerConfig("prefork", "prefork -c 2", "prefork", 2, 1),
+    "threads": WorkerConfig("threads", "threads -c 8", "threads", 8, 1),
+    "solo": WorkerConfig("solo", "2 x solo", "solo", 1, 2),
+}
+
+
+# --- small helpers ---------------------------------------------------------------------------
+
+
+def percentile(sorted_values: Sequence[float], p: float) -> float:
+    """Nearest-rank percentile of an already sorted list."""
+    if not sorted_values:
+        return float("nan")
+    rank = max(1, min(len(sorted_values), round(p / 100 * len(sorted_values) + 0.5)))
+    return sorted_values[rank - 1]
+
+
+def summary(values: Sequence[float | None]) -> dict[str, Any]:
+    ok = [v for v in values if v is not None]
+    if not ok:
+        return {"median": None, "min": None, "max": None, "values": list(values)}
+    return {
+        "median": statistics.median(ok),
+        "min": min(ok),
+        "max": max(ok),
+        "values": list(values),
+        "failed": len(values) - len(ok),
+    }
+
+
+def fmt_num(value: float | None, digits: int = 0) -> str:
+    if value is None:
+        return "FAILED"
+    return f"{value:,.{digits}f}"
+
+
+def fmt_summary(s: dict[str, Any] | None, digits: int = 0) -> str:
+    if not s or s.get("median") is None:
+        return "FAILED"
+    low, high = fmt_num(s["min"], digits), fmt_num(s["max"], digits)
+    text = f"{fmt_num(s['median'], digits)} ({low}{DASH}{high})"
+    if s.get("failed"):
+        text += f" [{s['failed']} failed]"
+    return text
+
+
+def say(line: str) -> None:
+    print(line, flush=True)
+
+
+def version(dist: str) -> str:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return "absent"
+
+
+def exact_command() -> str:
+    exe = Path(sys.executable)
+    try:
+        shown = str(exe.relative_to(ROOT))
+    except ValueError:
+        shown = str(exe)
+    return f"cd {ROOT} && {shlex.join([shown, *sys.argv])}"
+
+
+def wait_until(
+    predicate: Callable[[], bool], timeout_s: float, what: str, interval: float = 0.1
+) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(interval)
+    raise MeasurementError(f"timeout after {timeout_s:.0f}s waiting for {what}")
+
+
+# --- the benchmark ---------------------------------------------------------------------------
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace, redis_url: str, redis_pid: int, tmp: Path):
+        # Imported only now: backend.config reads the environment at import.
+        from backend.keys import keys
+        from backend.services.celery_task_service import CeleryTaskService, TaskRequest
+        from backend.services.redis_client import get_redis
+        from backend.services.task_status_manager import TaskStatusManager
+        from bench import raw_app
+        from bench.procs import Children
+
+        self.args = args
+        self.redis_url = redis_url
+        self.redis_pid = redis_pid
+        self.tmp = tmp
+        self.children = Children(dict(os.environ), ROOT, tmp)
+        self.r = get_redis()
+        self.keys = keys
+        self.service = CeleryTaskService(self.r)
+        self.status = TaskStatusManager(self.r)
+        self.TaskRequest = TaskRequest
+        self.raw = raw_app
+        self._worker_seq = 0
+        self.failures: list[str] = []
+
+    # --- Redis housekeeping -----------------------------------------------------------------
+    def flush(self) -> None:
+        """Empty the bench Redis (ours only: the private server), then re-bind raw's queue.
+
+        FLUSHDB also drops kombu's binding of the raw queue, which the producer in this
+        process believes it already declared; without it raw `.delay()` would misroute.
+        """
+        self.r.flushdb()
+        with self.raw.app.connection_for_write() as conn:
+            queue = self.raw.app.amqp.queues[self.raw.DEFAULT_QUEUE]
+            queue(conn.default_channel).declare()
+
+    def ours_done(self) -> int:
+        return int(self.r.hget(self.keys.stats_counts(PING), "SUCCESS") or 0)
+
+    def ours_failed(self) -> int:
+        return int(self.r.hget(self.keys.stats_counts(PING), "FAILURE") or 0)
+
+    def raw_done(self) -> int:
+        return int(self.r.get(self.raw.DONE_KEY) or 0)
+
+    def ours_queued(self) -> int:
+        return sum(int(self.r.llen(k)) for k in self.keys.broker_queues("maintenance"))
+
+    def raw_queued(self) -> int:
+        return int(self.r.llen(f"{self.raw.PREFIX}{self.raw.DEFAULT_QUEUE}"))
+
+    # --- enqueue paths ----------------------------------------------------------------------
+    def ours_requests(self, n: int) -> list[Any]:
+        return [self.TaskRequest(PING) for _ in range(n)]
+
+    def ours_enqueue(self, requests: list[Any]) -> None:
+        for start in range(0, len(requests), CHUNK):
+            self.service.enqueue_many(requests[start : start + CHUNK])
+
+    def raw_enqueue(self, n: int) -> None:
+        delay = self.raw.noop.delay
+        for i in range(n):
+            delay(i)
+
+    # --- workers ----------------------------------------------------------------------------
+    def start_workers(self, side: str, cfg: WorkerConfig) -> tuple[list[Any], list[str]]:
+        from backend.devtools.commands import worker_command
+
+        workers, hostnames = [], []
+        for i in range(cfg.processes):
+            self._worker_seq += 1
+            hostname = f"bench{side}{self._worker_seq}-{i}@bench"
+            if side == "ours":
+                command = worker_command(
+                    queues=["maintenance"],
+                    concurrency=cfg.concurrency,
+                    pool=cfg.pool,
+                    hostname=hostname,
+                    loglevel="WARNING",
+                )
+            else:
+                command = [
+                    sys.executable, "-m", "celery", "-A", "bench.raw_app", "worker",
+                    "-P", cfg.pool, "-c", str(cfg.concurrency), "-n", hostname,
+                    "--without-gossip", "--without-mingle", "-Q", self.raw.DEFAULT_QUEUE,
+                    "-l", "WARNING",
+                ]  # fmt: skip
+            workers.append(self.children.start(f"{side}-{cfg.key}-{i}", command))
+            hostnames.append(hostname)
+        return workers, hostnames
+
+    def wait_workers_ready(self, side: str, workers: list[Any], hostnames: list[str]) -> None:
+        def ready() -> bool:
+            dead = [w for w in workers if not w.alive]
+            if dead:
+                raise MeasurementError(
+                    f"worker {dead[0].name} exited during start:\n{dead[0].log_tail()}"
+                )
+            if side == "ours":
+                live = {w["hostname"] for w in self.status.live_workers()}
+                return all(h in live for h in hostnames)
+            return all(self.r.exists(self.raw.ready_key(h)) for h in hostnames)
+
+        wait_until(ready, READY_TIMEOUT_S, f"{side} workers {hostnames} to be ready")
+
+    def stop_workers(self, workers: list[Any]) -> None:
+        for w in workers:
+            took = self.children.stop(w)
+            if took > 9.5:
+                say(f"    note: {w.name} needed SIGKILL after {took:.1f}s")
+
+    def cpu_snapshot(self, workers: list[Any]) -> dict[str, Any]:
+        from bench.procs import cpu_seconds
+
+        return {
+            "workers": [w.cpu_by_pid() for w in workers],
+            "leaders": [w.pid for w in workers],
+            "redis": cpu_seconds(self.redis_pid),
+            "bench": time.process_time(),
+        }
+
+    @staticmethod
+    def cpu_per_task(before: dict[str, Any], after: dict[str, Any], n: int) -> dict[str, float]:
+        leader_s = children_s = 0.0
+        for b, a, leader in zip(before["workers"], after["workers"], after["leaders"], strict=True):
+            for pid, secs in a.items():
+                delta = secs - b.get(pid, 0.0)
+                if pid == leader:
+                    leader_s += delta
+                else:
+                    children_s += delta
+        per = 1000.0 / max(n, 1)
+        return {
+            "worker_main_ms": round(leader_s * per, 3),
+            "pool_children_ms": round(children_s * per, 3),
+            "worker_total_ms": round((leader_s + children_s) * per, 3),
+            "redis_ms": round((after["redis"] - before["redis"]) * per, 3),
+            "bench_client_ms": round((after["bench"] - before["bench"]) * per, 3),
+        }
+
+    def wait_count(
+        self,
+        side: str,
+        target: int,
+        workers: list[Any],
+        *,
+        on_first: Callable[[float, int], None] | None = None,
+    ) -> float:
+        """Poll the completion counter every 50 ms until it reaches `target`; returns that time."""
+        counter = self.ours_done if side == "ours" else self.raw_done
+        n = self.args.tasks
+        deadline = time.monotonic() + READY_TIMEOUT_S + n / 40
+        last_value, last_change = counter(), time.monotonic()
+        first_seen = False
+        stall = STALL_TIMEOUT_S + READY_TIMEOUT_S  # the first completion may wait for a start
+        while True:
+            value = counter()
+            now = time.perf_counter()
+            if value >= target:
+                if on_first is not None and not first_seen:
+                    on_first(now, value)
+                return now
+            mono = time.monotonic()
+            if value != last_value:
+                if on_first is not None and not first_seen and value > target - n:
+                    first_seen = True
+                    on_first(now, value)
+                last_value, last_change = value, mono
+                stall = STALL_TIMEOUT_S
+            if not any(w.alive for w in workers):
+                raise MeasurementError(
+                    f"all {side} workers exited at {value}/{target}:\n{workers[0].log_tail()}"
+                )
+            if mono - last_change > stall or mono > deadline:
+                extra = f", {self.ours_failed()} FAILURE" if side == "ours" else ""
+                raise MeasurementError(
+                    f"timeout: {side} count stuck at {value - (target - n)}/{n}{extra} "
+                    f"(queued {self.ours_queued() if side == 'ours' else self.raw_queued()})"
+                )
+            time.sleep(POLL_S)
+
+    # --- (a) HTTP ---------------------------------------------------------------------------
+    def http_section(self) -> dict[str, Any]:
+        from backend.devtools.commands import api_command
+        from backend.devtools.redis_server import free_port
+        from backend.security.auth import issue_token
+        from bench.httpload import build_request, run_load
+
+        a = self.args
+        port = free_port()
+        api = self.children.start("api", api_command(port))
+        out: dict[str, Any] = {"clients": a.http_clients, "rate": a.http_rate}
+        try:
+
+            def healthy() -> bool:
+                if not api.alive:
+                    raise MeasurementError(f"API exited during start:\n{api.log_tail()}")
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1) as r:
+                        return bool(r.status == 200)
+                except OSError:
+                    return False
+
+            wait_until(healthy, READY_TIMEOUT_S, "GET /health")
+            token = issue_token("bench", "operator")
+            body = json.dumps({"name": PING, "priority": "NORMAL"}).encode()
+            request = build_request("127.0.0.1", port, "/api/tasks", body, token)
+
+            def load(total: int, rate: float | None) -> Any:
+                res = run_load(
+                    "127.0.0.1",
+                    port,
+                    request,
+                    clients=a.http_clients,
+                    total=total,
+                    rate=rate,
+                    timeout_s=HTTP_TIMEOUT_S,
+                )
+                bad = {s: c for s, c in res.statuses.items() if s != 202}
+                if res.errors or bad or res.count != total:
+                    raise MeasurementError(
+                        f"HTTP load: {res.count}/{total} done, statuses {res.statuses}, "
+                        f"errors {res.errors[:3]}"
+                    )
+                return res
+
+            load(min(1000, a.http_requests), None)  # warm-up: connections, caches, JIT-free
+            runs: dict[str, list[dict[str, Any] | None]] = {"saturated": [], "paced": []}
+            paced_total = int(a.http_rate * a.http_paced_s)
+            for rep in range(a.reps):
+                for mode in ("saturated", "paced"):
+                    try:
+                        cpu0 = sum(api.cpu_by_pid().values())
+                        res = load(
+                            a.http_requests if mode == "saturated" else paced_total,
+                            None if mode == "saturated" else a.http_rate,
+                        )
+                        cpu = sum(api.cpu_by_pid().values()) - cpu0
+                        lat = sorted(res.latencies_s)
+                        row = {
+                            "requests": res.count,
+                            "p50_ms": percentile(lat, 50) * 1000,
+                            "p99_ms": percentile(lat, 99) * 1000,
+                            "max_ms": lat[-1] * 1000,
+                            "req_s": res.count / res.elapsed_s,
+                            "api_cpu_ms_per_req": cpu * 1000 / res.count,
+                        }
+                        say(
+                            f"  (a) rep {rep + 1} {mode:9}: p50 {row['p50_ms']:.2f} ms, "
+                            f"p99 {row['p99_ms']:.2f} ms, {row['req_s']:,.0f} req/s, "
+                            f"API CPU {row['api_cpu_ms_per_req']:.2f} ms/req"
+                        )
+                        runs[mode].append(row)
+                    except MeasurementError as exc:
+                        self.fail(f"(a) {mode} rep {rep + 1}", exc)
+                        runs[mode].append(None)
+            for mode, rows in runs.items():
+                out[mode] = {
+                    field: summary([r[field] if r else None for r in rows])
+                    for field in ("p50_ms", "p99_ms", "req_s", "api_cpu_ms_per_req")
+                }
+                out[mode]["requests"] = a.http_requests if mode == "saturated" else paced_total
+        except MeasurementError as exc:
+            self.fail("(a) HTTP", exc)
+            out["error"] = str(exc)
+        finally:
+            self.children.stop(api)
+            self.flush()
+        return out
+
+    # --- (b) enqueue rate -------------------------------------------------------------------
+    def enqueue_section(self) -> dict[str, Any]:
+        a = self.args
+        self.flush()
+        self.ours_enqueue(self.ours_requests(200))  # warm-up: script load, connections
+        self.raw_enqueue(200)
+        ours_rates: list[float | None] = []
+        raw_rates: list[float | None] = []
+        for rep in range(a.reps):
+            order = ("ours", "raw") if rep % 2 == 0 else ("raw", "ours")
+            for side in order:
+                self.flush()
+                try:
+                    if side == "ours":
+                        requests = self.ours_requests(a.tasks)
+                        t0 = time.perf_counter()
+                        self.service.enqueue_many(requests)
+                        dt = time.perf_counter() - t0
+                        n, queued = a.tasks, self.ours_queued()
+                    else:
+                        t0 = time.perf_counter()
+                        self.raw_enqueue(a.raw_enqueue)
+                        dt = time.perf_counter() - t0
+                        n, queued = a.raw_enqueue, self.raw_queued()
+                    if queued != n:
+                        raise MeasurementError(f"{side}: {queued} messages queued, expected {n}")
+                    rate = n / dt
+                    say(f"  (b) rep {rep + 1} {side:4}: {n:,} tasks in {dt:.2f}s = {rate:,.0f}/s")
+                    (ours_rates if side == "ours" else raw_rates).append(rate)
+                except MeasurementError as exc:
+                    self.fail(f"(b) {side} rep {rep + 1}", exc)
+                    (ours_rates if side == "ours" else raw_rates).append(None)
+        self.flush()
+        ratios = [o / r if o and r else None for o, r in zip(ours_rates, raw_rates, strict=True)]
+        return {
+            "ours_tasks": a.tasks,
+            "raw_tasks": a.raw_enqueue,
+            "ours_tasks_s": summary(ours_rates),
+            "raw_tasks_s": summary(raw_rates),
+            "ratio": summary(ratios),
+        }
+
+    # --- (c) end to end and drain -----------------------------------------------------------
+    def end_to_end(self, side: str, cfg: WorkerConfig) -> dict[str, Any]:
+        n = self.args.tasks
+        self.flush()
+        requests = self.ours_requests(n) if side == "ours" else []
+        workers, hostnames = self.start_workers(side, cfg)
+        try:
+            self.wait_workers_ready(side, workers, hostnames)
+            base = self.ours_done() if side == "ours" else self.raw_done()
+            before = self.cpu_snapshot(workers)
+            t0 = time.perf_counter()
+            if side == "ours":
+                self.ours_enqueue(requests)
+            else:
+                self.raw_enqueue(n)
+            t_enqueued = time.perf_counter()
+            t_end = self.wait_count(side, base + n, workers)
+            after = self.cpu_snapshot(workers)
+        finally:
+            self.stop_workers(workers)
+        return {
+            "tasks_s": n / (t_end - t0),
+            "seconds": t_end - t0,
+            "enqueue_s": t_enqueued - t0,
+            "cpu_per_task": self.cpu_per_task(before, after, n),
+        }
+
+    def drain(self, side: str, cfg: WorkerConfig) -> dict[str, Any]:
+        n = self.args.tasks
+        self.flush()
+        if side == "ours":
+            self.ours_enqueue(self.ours_requests(n))
+            queued = self.ours_queued()
+        else:
+            self.raw_enqueue(n)
+            queued = self.raw_queued()
+        if queued != n:
+            raise MeasurementError(f"{side}: {queued} messages pre-filled, expected {n}")
+        base = self.ours_done() if side == "ours" else self.raw_done()
+        workers, _ = self.start_workers(side, cfg)
+        first: dict[str, Any] = {}
+
+        def on_first(at: float, value: int) -> None:
+            first.update(at=at, value=value, cpu=self.cpu_snapshot(workers))
+
+        try:
+            t_last = self.wait_count(side, base + n, workers, on_first=on_first)
+            after = self.cpu_snapshot(workers)
+        finally:
+            self.stop_workers(workers)
+        remaining = base + n - first["value"]
+        if remaining < n / 2 or t_last <= first["at"]:
+            raise MeasurementError(f"drain too short to time: {remaining} tasks after the first")
+        return {
+            "tasks_s": remaining / (t_last - first["at"]),
+            "seconds": t_last - first["at"],
+            "timed_tasks": remaining,
+            "cpu_per_task": self.cpu_per_task(first["cpu"], after, remaining),
+        }
+
+    def throughput_section(self) -> dict[str, Any]:
+        a = self.args
+        out: dict[str, Any] = {"tasks": a.tasks}
+        for key in a.configs:
+            cfg = CONFIGS[key]
+            cfg_out: dict[str, Any] = {"label": cfg.label}
+            for mode in a.modes:
+                runs: dict[str, list[dict[str, Any] | None]] = {"ours": [], "raw": []}
+                for rep in range(a.reps):
+                    order = ("ours", "raw") if rep % 2 == 0 else ("raw", "ours")
+                    for side in order:
+                        measure = self.end_to_end if mode == "e2e" else self.drain
+                        try:
+                            row = measure(side, cfg)
+                            cpu = row["cpu_per_task"]
+                            say(
+                                f"  (c) {cfg.label:13} {mode:5} rep {rep + 1} {side:4}: "
+                                f"{row['tasks_s']:,.0f} tasks/s ({row['seconds']:.1f}s); "
+                                f"CPU/task worker main {cpu['worker_main_ms']:.2f} ms, "
+                                f"pool children {cpu['pool_children_ms']:.2f} ms, "
+                                f"redis {cpu['redis_ms']:.2f} ms, "
+                                f"bench {cpu['bench_client_ms']:.2f} ms"
+                            )
+                            runs[side].append(row)
+                        except MeasurementError as exc:
+                            self.fail(f"(c) {cfg.label} {mode} {side} rep {rep + 1}", exc)
+                            runs[side].append(None)
+                ours = [r["tasks_s"] if r else None for r in runs["ours"]]
+                raw = [r["tasks_s"] if r else None for r in runs["raw"]]
+                cfg_out[mode] = {
+                    "ours_tasks_s": summary(ours),
+                    "raw_tasks_s": summary(raw),
+                    "ratio": summary(
+                        [o / r if o and r else None for o, r in zip(ours, raw, strict=True)]
+                    ),
+                    "cpu_per_task": {
+                        side: {
+                            field: summary([r["cpu_per_task"][field] if r else None for r in rows])
+                            for field in (
+                                "worker_main_ms",
+                                "pool_children_ms",
+                                "worker_total_ms",
+                                "redis_ms",
+                                "bench_client_ms",
+                            )
+                        }
+                        for side, rows in runs.items()
+                    },
+                    "runs": runs,
+                }
+                if mode == "e2e":
+                    cfg_out[mode]["enqueue_s"] = {
+                        side: summary([r["enqueue_s"] if r else None for r in rows])
+                        for side, rows in runs.items()
+                    }
+            out[key] = cfg_out
+        self.flush()
+        return out
+
+    def fail(self, what: str, exc: BaseException) -> None:
+        message = f"{what}: {exc}"
+        self.failures.append(message)
+        say(f"  FAILED {message}")
+
+
+# --- report -----------------------------------------------------------------------------------
+
+
+def render(results: dict[str, Any]) -> str:
+    lines: list[str] = []
+    m = results["machine"]
+    lines.append("=" * 100)
+    lines.append(
+        f"machine: nproc {m['nproc']}, {m['platform']}, Python {m['python']}, "
+        f"celery {m['celery']}, kombu {m['kombu']}, redis-py {m['redis_py']} "
+        f"(hiredis {m['hiredis']}), redis-server {m['redis_server']}"
+    )
+    lines.append(f"command: {results['command']}")
+    c0, c1 = results["code_at_start"], results.get("code_at_end", {})
+    lines.append(
+        f"code: commit {c0['commit']}, {c0['backend_dirty_files']} uncommitted backend files, "
+        f"backend digest {c0['backend_sha256']}"
+        + (
+            f" -> at end {c1.get('commit')}, {c1.get('backend_sha256')}"
+            if c1 and c1 != c0
+            else " (unchanged during the run)"
+        )
+    )
+    p = results["params"]
+    lines.append(
+        f"params: tasks {p['tasks']:,}, reps {p['reps']}, figures are median (min{DASH}max) "
+        f"over reps, ours/raw interleaved"
+    )
+    http = results.get("http")
+    if http:
+        lines.append("")
+        lines.append(
+            f"(a) HTTP POST /api/tasks ({PING}), {http['clients']} keep-alive clients, "
+            "no worker running; target p99 <= 10 ms"
+        )
+        if "error" in http:
+            lines.append(f"    FAILED: {http['error']}")
+        for mode in ("saturated", "paced"):
+            row = http.get(mode)
+            if not row:
+                continue
+            name = (
+                f"saturated, {row['requests']:,} req"
+                if mode == "saturated"
+                else f"paced {http['rate']:,.0f}/s, {row['requests']:,} req"
+            )
+            lines.append(
+                f"    {name:28} p50 {fmt_summary(row['p50_ms'], 2)} ms | "
+                f"p99 {fmt_summary(row['p99_ms'], 2)} ms | {fmt_summary(row['req_s'])} req/s"
+                f" | API CPU {fmt_summary(row['api_cpu_ms_per_req'], 2)} ms/req"
+            )
+    enq = results.get("enqueue")
+    if enq:
+        lines.append("")
+        lines.append("(b) enqueue rate from one client process; target ours >= 10x raw")
+        lines.append(
+            f"    ours enqueue_many, {enq['ours_tasks']:,} tasks   "
+            f"{fmt_summary(enq['ours_tasks_s'])} tasks/s"
+        )
+        lines.append(
+            f"    raw .delay() loop, {enq['raw_tasks']:,} tasks    "
+            f"{fmt_summary(enq['raw_tasks_s'])} tasks/s"
+        )
+        lines.append(f"    ratio ours/raw (per rep)        {fmt_summary(enq['ratio'], 1)} x")
+    tp = results.get("throughput")
+    if tp:
+        lines.append("")
+        lines.append(
+            f"(c) no-op throughput, {tp['tasks']:,} tasks, same pool and concurrency; "
+            "target ours >= 0.8x raw"
+        )
+        lines.append(
+            "    e2e: enqueue while workers consume, first enqueue to last completion; "
+            "drain: pre-filled, first to last completion"
+        )
+        lines.append(
+            f"    {'workers':14}{'mode':7}{'ours tasks/s':24}{'raw tasks/s':24}"
+            f"{'ours/raw':20}{'worker CPU ms/task ours | raw (main+children)'}"
+        )
+        for key, cfg_out in tp.items():
+            if key == "tasks":
+                continue
+            for mode in ("e2e", "drain"):
+                row = cfg_out.get(mode)
+                if not row:
+                    continue
+                cpu = row["cpu_per_task"]
+
+                def cpu_text(side: str, cpu: dict[str, Any] = cpu) -> str:
+                    main = cpu[side]["worker_main_ms"]["median"]
+                    kids = cpu[side]["pool_children_ms"]["median"]
+                    if main is None:
+                        return "-"
+                    return f"{main:.2f}+{kids:.2f}"
+
+                lines.append(
+                    f"    {cfg_out['label']:14}{mode:7}{fmt_summary(row['ours_tasks_s']):24}"
+                    f"{fmt_summary(row['raw_tasks_s']):24}{fmt_summary(row['ratio'], 2):20}"
+                    f"{cpu_text('ours')} | {cpu_text('raw')}"
+                )
+        redis_rows = []
+        for key, cfg_out in tp.items():
+            if key == "tasks":
+                continue
+            row = cfg_out.get("e2e")
+            if row:
+                o = row["cpu_per_task"]["ours"]["redis_ms"]["median"]
+                r = row["cpu_per_task"]["raw"]["redis_ms"]["median"]
+                eo = row["enqueue_s"]["ours"]["median"]
+                er = row["enqueue_s"]["raw"]["median"]
+                redis_rows.append(
+                    f"    {cfg_out['label']:14}e2e    redis-server CPU ms/task ours "
+                    f"{fmt_num(o, 3)} | raw {fmt_num(r, 3)}; enqueue phase ours "
+                    f"{fmt_num(eo, 2)} s | raw {fmt_num(er, 2)} s"
+                )
+        lines.extend(redis_rows)
+    for warning in results.get("warnings", []):
+        lines.append(f"WARNING: {warning}")
+    if results.get("failures"):
+        lines.append("")
+        lines.append(f"FAILURES ({len(results['failures'])}):")
+        lines.extend(f"    - {f.splitlines()[0]}" for f in results["failures"])
+    lines.append(
+        f"total wall time {results['wall_s']:.0f} s"
+        + ("  (INTERRUPTED: partial results)" if results.get("interrupted") else "")
+    )
+    lines.append("=" * 100)
+    return "\n".join(lines)
+
+
+# --- main -------------------------------------------------------------------------------------
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--tasks", type=int, help="tasks per (b) ours / (c) run (20,000)")
+    parser.add_argument("--reps", type=int, help="repetitions of each measurement (3)")
+    parser.add_argument("--quick", action="store_true", help="smoke test: 2,000 tasks, 1 rep")
+    parser.add_argument("--raw-enqueue", type=int, help="raw .delay() tasks in (b) (5,000)")
+    parser.add_argument("--http-requests", type=int, help="saturated requests in (a) (5,000)")
+    parser.add_argument("--http-rate", type=float, default=500.0, help="paced req/s in (a)")
+    parser.add_argument("--http-paced-s", type=float, help="paced duration in s (10)")
+    parser.add_argument("--http-clients", type=int, default=20)
+    parser.add_argument(
+        "--sections", default="http,enqueue,throughput", help="subset of http,enqueue,throughput"
+    )
+    parser.add_argument("--configs", default="prefork,threads,solo", help="worker configs for (c)")
+    parser.add_argument("--modes", default="e2e,drain", help="(c) modes: e2e,drain")
+    args = parser.parse_args(argv)
+    quick = args.quick
+    defaults = {
+        "tasks": 2000 if quick else 20000,
+        "reps": 1 if quick else 3,
+        "raw_enqueue": 1000 if quick else 5000,
+        "http_requests": 1000 if quick else 5000,
+        "http_paced_s": 2.0 if quick else 10.0,
+    }
+    for name, value in defaults.items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
+    args.sections = [s for s in args.sections.split(",") if s]
+    args.configs = [c for c in args.configs.split(",") if c]
+    args.modes = [m for m in args.modes.split(",") if m]
+    unknown = (
+        set(args.sections) - {"http", "enqueue", "throughput"}
+        | set(args.configs) - set(CONFIGS)
+        | set(args.modes) - {"e2e", "drain"}
+    )
+    if unknown:
+        parser.error(f"unknown section/config/mode: {sorted(unknown)}")
+    if args.tasks < 100 or args.reps < 1:
+        parser.error("--tasks must be >= 100 and --reps >= 1")
+    return args
+
+
+def set_environment(redis_url: str, tmp: Path) -> None:
+    """The settings every process of the run reads; set before any backend import."""
+    os.environ.update(
+        {
+            "REDIS_URL": redis_url,
+            "KEY_PREFIX": KEY_PREFIX,
+            "DATABASE_URL": f"sqlite:///{tmp / 'bench.db'}",
+            "ENVIRONMENT": "test",
+            "JWT_SECRET": secrets.token_hex(32),
+            "LOG_LEVEL": "WARNING",
+            "PYTHONPATH": os.pathsep.join(
+                p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p
+            ),
+        }
+    )
+    for name in ("BROKER_URL", "EXTRA_TASK_MODULES", "TASK_POLICY_OVERRIDES"):
+        os.environ.pop(name, None)
+
+
+def code_state() -> dict[str, Any]:
+    """The commit and a digest of backend/ as on disk: others may edit it while a run goes on."""
+    digest = hashlib.sha256()
+    for path in sorted((ROOT / "backend").rglob("*")):
+        if path.is_file() and path.suffix in (".py", ".lua"):
+            digest.update(str(path.relative_to(ROOT)).encode())
+            digest.update(path.read_bytes())
+    try:
+        head = (
+            subprocess.run(
+                ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, timeout=10
+            )
+            .stdout.decode()
+            .strip()
+        )
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "backend"],
+            cwd=ROOT,
+            capture_output=True,
+            timeout=10,
+        ).stdout.decode()
+    except (OSError, subprocess.TimeoutExpired):
+        head, dirty = "unknown", ""
+    return {
+        "commit": head or "unknown",
+        "backend_dirty_files": len(dirty.splitlines()),
+        "backend_sha256": digest.hexdigest()[:16],
+    }
+
+
+def machine(redis_version: str) -> dict[str, Any]:
+    return {
+        "nproc": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "celery": version("celery"),
+        "kombu": version("kombu"),
+        "redis_py": version("redis"),
+        "hiredis": version("hiredis"),
+        "redis_server": redis_version,
+    }
+
+
+def _raise_interrupt(signum: int, _frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    os.chdir(ROOT)
+    sys.path.insert(0, str(ROOT))
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    started = time.monotonic()
+    tmp = Path(tempfile.mkdtemp(prefix="ltqbench-"))
+    results: dict[str, Any] = {
+        "command": exact_command(),
+        "params": {
+            k: getattr(args, k)
+            for k in (
+                "tasks",
+                "reps",
+                "raw_enqueue",
+                "http_requests",
+                "http_rate",
+                "http_paced_s",
+                "http_clients",
+                "sections",
+                "configs",
+                "modes",
+            )
+        },
+        "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "code_at_start": code_state(),
+    }
+    # redis_server imports nothing from backend.config, so it is safe before the env is set.
+    from backend.devtools.redis_server import RedisServer
+
+    server = RedisServer()
+    bench: Bench | None = None
+    keep_tmp = False
+    try:
+        set_environment(server.url, tmp)
+        import redis
+
+        info = redis.Redis.from_url(server.url).info("server")
+        results["machine"] = machine(str(info.get("redis_version")))
+        say(f"bench Redis {server.url} (pid {info.get('process_id')}), logs in {tmp}")
+        from backend.devtools.commands import migrate_command
+
+        migrated = subprocess.run(
+            migrate_command(), cwd=ROOT, capture_output=True, timeout=MIGRATE_TIMEOUT_S
+        )
+        if migrated.returncode != 0:
+            raise RuntimeError(f"migrate failed:\n{migrated.stderr.decode()[-2000:]}")
+        bench = Bench(args, server.url, int(info["process_id"]), tmp)
+        bench.flush()
+        if "http" in args.sections:
+            say("(a) HTTP enqueue latency")
+            results["http"] = bench.http_section()
+        if "enqueue" in args.sections:
+            say("(b) enqueue rate")
+            results["enqueue"] = bench.enqueue_section()
+        if "throughput" in args.sections:
+            say("(c) end-to-end and drain throughput")
+            results["throughput"] = bench.throughput_section()
+    except KeyboardInterrupt:
+        results["interrupted"] = True
+        say("interrupted: stopping every child process")
+    except Exception as exc:
+        keep_tmp = True
+        results.setdefault("failures", []).append(f"run aborted: {exc!r}")
+        traceback.print_exc()
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if bench is not None:
+            bench.children.stop_all()
+            results["failures"] = results.get("failures", []) + bench.failures
+            keep_tmp = keep_tmp or bool(bench.failures)
+        server.stop()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    results["wall_s"] = time.monotonic() - started
+    results["code_at_end"] = code_state()
+    if results["code_at_end"] != results["code_at_start"]:
+        results.setdefault("warnings", []).append(
+            "backend/ changed during the run: workers started later ran other code"
+        )
+    results.setdefault("machine", machine("unknown"))
+    results.setdefault("failures", [])
+    RESULTS_PATH.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS_PATH.write_text(json.dumps(results, indent=2, default=str) + "\n")
+    print()
+    print(render(results))
+    print(f"results: {RESULTS_PATH.relative_to(ROOT)}")
+    if keep_tmp:
+        print(f"child logs kept in {tmp}")
+    else:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 1 if results["failures"] or results.get("interrupted") else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
