@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, MutableMapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -19,12 +19,21 @@ from backend.errors import (
     Forbidden,
     InvalidRequest,
     NotFound,
+    PayloadTooLarge,
     PlatformError,
     ServiceUnavailable,
+    UnsupportedMediaType,
+    describe_validation_errors,
 )
 from backend.observability.logging import configure_logging, get_logger
 from backend.observability.metrics import REGISTRY, TaskPlatformCollector, observe_request
-from backend.routes import health_routes, tasks_routes
+from backend.routes import (
+    documents_routes,
+    health_routes,
+    reports_routes,
+    tasks_routes,
+    triage_routes,
+)
 from backend.routes.deps import Unauthenticated
 from backend.services.celery_task_service import AsyncCeleryTaskService, CeleryTaskService
 from backend.services.redis_client import get_redis, new_async_redis
@@ -43,6 +52,8 @@ _STATUS_BY_ERROR: list[tuple[type[PlatformError], int]] = [
     (Forbidden, 403),
     (NotFound, 404),
     (Conflict, 409),
+    (PayloadTooLarge, 413),
+    (UnsupportedMediaType, 415),
     (InvalidRequest, 422),
     (ServiceUnavailable, 503),
 ]
@@ -68,16 +79,15 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     errors = exc.errors()
     if any(e.get("type") == "json_invalid" for e in errors):
         return _error_response(400, "malformed_json", "request body is not valid JSON")
-    detail = "; ".join(
-        f"{'.'.join(str(p) for p in e.get('loc', ()) if p != 'body')}: {e.get('msg')}"
-        for e in errors[:5]
-    )
+    detail = describe_validation_errors(errors)
     return _error_response(422, "validation_error", detail or "invalid request")
 
 
 async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(
+        exc.status_code, "http_error"
+    )
     return _error_response(exc.status_code, code, str(exc.detail))
 
 
@@ -88,20 +98,25 @@ async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
 
 class BodyLimitAndMetrics:
     """Refuses bodies over `settings.max_body_bytes` with 413 (declared or streamed) and
-    records request metrics by route template. Pure ASGI: no per-request task overhead."""
+    records request metrics by route template. Pure ASGI: no per-request task overhead.
+    `path_limits` gives some paths (uploads) a limit of their own."""
 
-    def __init__(self, app: ASGIApp, max_body: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_body: int, path_limits: Mapping[str, int] | None = None
+    ) -> None:
         self.app = app
         self.max_body = max_body
+        self.path_limits = dict(path_limits or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
+        limit = self.path_limits.get(scope["path"].rstrip("/"), self.max_body)
         declared = next((v for k, v in scope["headers"] if k == b"content-length"), None)
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_body):
-            await self._reject(send, scope, started)
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            await self._reject(send, scope, started, limit)
             return
         status_holder = {"status": 500, "started": False}
         received = 0
@@ -111,8 +126,8 @@ class BodyLimitAndMetrics:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_body:
-                    raise _BodyTooLarge()
+                if received > limit:
+                    raise _BodyTooLarge(limit)
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -125,7 +140,7 @@ class BodyLimitAndMetrics:
             await self.app(scope, limited_receive, tracking_send)
         except _BodyTooLarge:
             if not status_holder["started"]:
-                await self._reject(send, scope, started)
+                await self._reject(send, scope, started, limit)
             return
         route = scope.get("route")
         observe_request(
@@ -135,16 +150,17 @@ class BodyLimitAndMetrics:
             started,
         )
 
-    async def _reject(self, send: Send, scope: Scope, started: float) -> None:
-        response = _error_response(
-            413, "payload_too_large", f"request body over {self.max_body} bytes"
-        )
+    async def _reject(self, send: Send, scope: Scope, started: float, limit: int) -> None:
+        response = _error_response(413, "payload_too_large", f"request body over {limit} bytes")
         await response({"type": "http"}, _empty_receive, send)
         observe_request(scope["method"], "unmatched", 413, started)
 
 
-class _BodyTooLarge(Exception):
-    pass
+class _BodyTooLarge(StarletteHTTPException):
+    # An HTTPException, so that FastAPI passes it through while parsing a form or JSON body
+    # (any other error there becomes a 400) and _http_error answers 413.
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"request body over {limit} bytes")
 
 
 async def _empty_receive() -> Message:
@@ -183,12 +199,19 @@ def create_app() -> FastAPI:
     app.add_exception_handler(Exception, _unexpected_error)
     app.include_router(health_routes.router)
     app.include_router(tasks_routes.router)
+    app.include_router(documents_routes.router)
+    app.include_router(triage_routes.router)
+    app.include_router(reports_routes.router)
 
     @app.get("/metrics", include_in_schema=False)
     def metrics() -> Response:
         return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
-    app.add_middleware(BodyLimitAndMetrics, max_body=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimitAndMetrics,
+        max_body=settings.max_body_bytes,
+        path_limits={documents_routes.UPLOAD_PATH: documents_routes.UPLOAD_BODY_LIMIT},
+    )
     return app
 
 

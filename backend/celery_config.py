@@ -206,8 +206,8 @@ celery_app.conf.update(
     beat_scheduler="redbeat.RedBeatScheduler",
     redbeat_redis_url=settings.redis_url,
     redbeat_key_prefix=f"{settings.key_prefix}redbeat:",
-    redbeat_lock_timeout=60,
-    beat_max_loop_interval=5,
+    redbeat_lock_timeout=settings.beat_lock_timeout_s,
+    beat_max_loop_interval=settings.beat_max_loop_interval_s,
     beat_schedule={
         "purge-expired-records": {
             "task": "maintenance.purge_expired",
@@ -217,7 +217,7 @@ celery_app.conf.update(
         "daily-operations-report": {
             "task": "reports.generate_operations_report",
             "schedule": crontab(hour="6", minute="0"),
-            "kwargs": {"period_hours": 24},
+            "kwargs": {"period_hours": 24, "report_format": "html"},
         },
     },
 )

@@ -58,6 +58,19 @@ class Settings(BaseSettings):
     # TASK_POLICY_OVERRIDES='{"triage.classify_case": {"max_attempts": 5}}'
     task_policy_overrides: dict[str, dict[str, float]] = {}
 
+    # --- triage ---------------------------------------------------------------------------
+    # "rules": the deterministic engine; "llm": an OpenAI-compatible model, falling back to the
+    # rules on any error, timeout, invalid answer or open breaker.
+    triage_engine: Literal["rules", "llm"] = "rules"
+    triage_batch_max: int = Field(default=100, ge=1, le=1000)
+    llm_url: str = "http://127.0.0.1:8080/v1"
+    llm_model: str = "triage"
+    llm_api_key: str | None = None
+    llm_timeout_s: float = Field(default=20.0, gt=0)
+    # Consecutive failures that open the (per-process) breaker, and how long it stays open.
+    llm_breaker_fail_max: int = Field(default=3, ge=1)
+    llm_breaker_reset_s: float = Field(default=60.0, gt=0)
+
     # --- e-mail ---------------------------------------------------------------------------
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 1025
@@ -72,6 +85,33 @@ class Settings(BaseSettings):
     # --- files ----------------------------------------------------------------------------
     reports_dir: Path = VAR_DIR / "reports"
     uploads_dir: Path = VAR_DIR / "uploads"
+    # maintenance.purge_expired removes reports (rows and files) and uploaded files older than
+    # these; task records and Celery results age out by TASK_RECORD_TTL_S and RESULT_EXPIRES_S.
+    report_retention_days: int = Field(default=90, ge=1)
+    upload_retention_days: int = Field(default=365, ge=1)
+
+    # --- beat (RedBeat) -------------------------------------------------------------------
+    # A beat that stops renewing its lock for this long is presumed dead; a standby takes over.
+    beat_lock_timeout_s: int = Field(default=60, ge=2)
+    # Longest sleep between two schedule checks; must stay well under the lock timeout.
+    beat_max_loop_interval_s: float = Field(default=5.0, gt=0)
+
+    # --- document uploads and parsing -----------------------------------------------------
+    # Larger uploads to POST /api/documents get 413 (MAX_BODY_BYTES does not apply there).
+    max_upload_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+    # Each document is parsed in a child process under these limits; breaking one fails that
+    # document's task only.
+    parse_timeout_s: float = Field(default=60.0, gt=0)
+    parse_cpu_s: int = Field(default=30, gt=0)
+    parse_memory_bytes: int = Field(default=1024 * 1024 * 1024, gt=0)
+    parse_max_pages: int = Field(default=500, gt=0)
+    parse_max_text_chars: int = Field(default=2_000_000, gt=0)
+    docx_max_uncompressed_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
+    docx_max_ratio: float = Field(default=100.0, gt=1)
+    # OCR of PDFs without a text layer, when `tesseract` (and `pdftoppm`) are installed.
+    ocr_language: str = Field(default="por", pattern=r"^[a-z_+]{3,40}$")
+    ocr_max_pages: int = Field(default=20, gt=0)
+    ocr_dpi: int = Field(default=200, ge=72, le=600)
 
     # --- Flower ---------------------------------------------------------------------------
     flower_port: int = 5555

@@ -4,15 +4,24 @@ PlatformError
  ├── InvalidRequest            bad input: nothing was changed
  │    ├── UnknownTask
  │    ├── UnknownQueue
- │    └── InvalidPriority
+ │    ├── InvalidPriority
+ │    ├── BatchTooLarge
+ │    ├── PayloadTooLarge       an upload over its size limit
+ │    └── UnsupportedMediaType  an upload whose content is no type we read
  ├── NotFound
- │    └── TaskNotFound
+ │    ├── TaskNotFound
+ │    ├── CaseNotFound
+ │    ├── ReportNotFound
+ │    └── DocumentNotFound
  ├── Forbidden                 authenticated, but the role may not do this
  ├── Conflict                  the request is valid but the current state forbids it
  └── ServiceUnavailable        a dependency (Redis, broker, database) did not answer
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 
 class PlatformError(Exception):
@@ -39,6 +48,18 @@ class InvalidPriority(InvalidRequest):
     code = "invalid_priority"
 
 
+class BatchTooLarge(InvalidRequest):
+    code = "batch_too_large"
+
+
+class PayloadTooLarge(InvalidRequest):
+    code = "payload_too_large"
+
+
+class UnsupportedMediaType(InvalidRequest):
+    code = "unsupported_media_type"
+
+
 class NotFound(PlatformError):
     code = "not_found"
 
@@ -48,6 +69,27 @@ class TaskNotFound(NotFound):
 
     def __init__(self, task_id: str) -> None:
         super().__init__(f"task {task_id} not found")
+
+
+class CaseNotFound(NotFound):
+    code = "case_not_found"
+
+    def __init__(self, case_id: str) -> None:
+        super().__init__(f"case {case_id} not found")
+
+
+class ReportNotFound(NotFound):
+    code = "report_not_found"
+
+    def __init__(self, report_id: str) -> None:
+        super().__init__(f"report {report_id} not found")
+
+
+class DocumentNotFound(NotFound):
+    code = "document_not_found"
+
+    def __init__(self, document_id: str) -> None:
+        super().__init__(f"document {document_id} not found")
 
 
 class Forbidden(PlatformError):
@@ -60,3 +102,12 @@ class Conflict(PlatformError):
 
 class ServiceUnavailable(PlatformError):
     code = "service_unavailable"
+
+
+def describe_validation_errors(errors: Iterable[Mapping[str, Any]], *, limit: int = 5) -> str:
+    """One line from pydantic's errors: `field: message; ...` (the body prefix dropped)."""
+    parts = [
+        f"{'.'.join(str(p) for p in e.get('loc', ()) if p != 'body')}: {e.get('msg')}"
+        for e in list(errors)[:limit]
+    ]
+    return "; ".join(parts)

@@ -13,25 +13,13 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from backend.domain.labels import AREA_LABELS, URGENCY_LABELS
+
 EMAIL_KINDS = ("triage_completed", "document_analysed", "report_ready", "task_failed")
 
 _TEMPLATE_DIR = Path(__file__).resolve().parent / "templates" / "email"
 _SPACE_RE = re.compile(r"\s+")
 
-_AREA_LABELS = {
-    "trabalhista": "Trabalhista",
-    "consumidor": "Consumidor",
-    "familia": "Família",
-    "previdenciario": "Previdenciário",
-    "criminal": "Criminal",
-    "civil": "Cível",
-    "tributario": "Tributário",
-    "empresarial": "Empresarial",
-    "imobiliario": "Imobiliário",
-    "administrativo": "Administrativo",
-    "outro": "Outro",
-}
-_URGENCY_LABELS = {"low": "baixa", "normal": "normal", "high": "alta", "critical": "crítica"}
 _DOC_TYPE_LABELS = {
     "peticao_inicial": "petição inicial",
     "contestacao": "contestação",
@@ -69,8 +57,8 @@ def _environment() -> Environment:
         undefined=StrictUndefined,
         keep_trailing_newline=True,
     )
-    environment.filters["area_label"] = _label(_AREA_LABELS)
-    environment.filters["urgency_label"] = _label(_URGENCY_LABELS)
+    environment.filters["area_label"] = _label(AREA_LABELS)
+    environment.filters["urgency_label"] = _label(URGENCY_LABELS)
     environment.filters["doc_type_label"] = _label(_DOC_TYPE_LABELS)
     return environment
 

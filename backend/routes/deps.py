@@ -12,15 +12,18 @@ from backend.errors import Forbidden, PlatformError
 from backend.security.auth import InvalidToken, Principal, decode_token
 from backend.services.celery_task_service import AsyncCeleryTaskService, CeleryTaskService
 from backend.services.task_status_manager import AsyncTaskStatusReader, TaskStatusManager
+from backend.services.triage_service import TriageService
 
 _bearer = HTTPBearer(auto_error=False, description="JWT with `sub` and `role` claims")
+# Dependencies are `async def` although they do no I/O: FastAPI runs a plain `def` dependency
+# in its thread pool, two thread hops per request on the enqueue hot path.
 
 
 class Unauthenticated(PlatformError):
     code = "unauthenticated"
 
 
-def current_principal(
+async def current_principal(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
@@ -31,13 +34,15 @@ def current_principal(
         raise Unauthenticated("invalid or expired token") from None
 
 
-def operator_principal(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+async def operator_principal(
+    principal: Annotated[Principal, Depends(current_principal)],
+) -> Principal:
     if not principal.sees_everything:
         raise Forbidden("operator role required")
     return principal
 
 
-def admin_principal(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+async def admin_principal(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
     if principal.role is not Role.ADMIN:
         raise Forbidden("admin role required")
     return principal
@@ -48,23 +53,28 @@ Operator = Annotated[Principal, Depends(operator_principal)]
 Admin = Annotated[Principal, Depends(admin_principal)]
 
 
-def _task_service(request: Request) -> CeleryTaskService:
+async def _task_service(request: Request) -> CeleryTaskService:
     return request.app.state.task_service  # type: ignore[no-any-return]
 
 
-def _async_task_service(request: Request) -> AsyncCeleryTaskService:
+async def _async_task_service(request: Request) -> AsyncCeleryTaskService:
     return request.app.state.async_task_service  # type: ignore[no-any-return]
 
 
-def _status(request: Request) -> TaskStatusManager:
+async def _status(request: Request) -> TaskStatusManager:
     return request.app.state.task_service.status  # type: ignore[no-any-return]
 
 
-def _reader(request: Request) -> AsyncTaskStatusReader:
+async def _reader(request: Request) -> AsyncTaskStatusReader:
     return request.app.state.status_reader  # type: ignore[no-any-return]
+
+
+async def _triage_service(request: Request) -> TriageService:
+    return TriageService(request.app.state.task_service)
 
 
 TaskServiceDep = Annotated[CeleryTaskService, Depends(_task_service)]
 AsyncTaskServiceDep = Annotated[AsyncCeleryTaskService, Depends(_async_task_service)]
 StatusDep = Annotated[TaskStatusManager, Depends(_status)]
 ReaderDep = Annotated[AsyncTaskStatusReader, Depends(_reader)]
+TriageServiceDep = Annotated[TriageService, Depends(_triage_service)]

@@ -5,7 +5,6 @@ A client sees only its own tasks: another owner's task answers 404, as if it did
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any
@@ -26,6 +25,7 @@ from backend.routes.deps import (
     StatusDep,
     TaskServiceDep,
 )
+from backend.routes.task_stream import follow_task, sse_response
 from backend.security.auth import Principal
 from backend.services.celery_task_service import TaskRequest
 from backend.services.task_status_manager import TaskFilter
@@ -220,30 +220,11 @@ async def stream_task(
 ) -> EventSourceResponse:
     """Server-Sent Events: a `status` snapshot, then one event per transition until it finishes."""
     await visible_task(reader, task_id, principal)
-    redis = request.app.state.redis
-    channel = request.app.state.task_service.keys.events(task_id)
 
     async def events() -> AsyncIterator[dict[str, str]]:
-        pubsub = redis.pubsub()
-        await pubsub.subscribe(channel)
-        try:
-            # Subscribed before the snapshot, so no transition falls between the two.
-            snapshot = await reader.get(task_id)
-            if snapshot is None:
-                return
-            yield {"event": "status", "data": json.dumps(snapshot)}
-            if TaskState(snapshot["state"]).is_final:
-                return
-            while not await request.is_disconnected():
-                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
-                if message is None:
-                    continue
-                data = json.loads(message["data"])
-                yield {"event": data.get("event", "update"), "data": message["data"]}
-                if TaskState(data["state"]).is_final:
-                    return
-        finally:
-            await pubsub.unsubscribe(channel)
-            await pubsub.aclose()
+        async for event in follow_task(
+            request.app.state.redis, reader, task_id, is_disconnected=request.is_disconnected
+        ):
+            yield {"event": event.event, "data": event.raw}
 
-    return EventSourceResponse(events(), ping=15, send_timeout=30)
+    return sse_response(events())

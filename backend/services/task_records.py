@@ -6,7 +6,6 @@ Pure code shared by the sync (workers, CLI) and asyncio (API) paths of the statu
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -116,11 +115,3 @@ class TransitionOutcome:
     @property
     def applied(self) -> bool:
         return self.outcome == "ok"
-
-
-def percentiles(samples: Sequence[str | int], points: Sequence[int] = (50, 95, 99)) -> dict:
-    """Nearest-rank percentiles of a sample, in the sample's unit (None when empty)."""
-    values = sorted(int(v) for v in samples)
-    if not values:
-        return {f"p{p}": None for p in points}
-    return {f"p{p}": values[max(0, math.ceil(p / 100 * len(values)) - 1)] for p in points}

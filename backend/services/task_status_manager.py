@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +17,7 @@ import redis
 import redis.asyncio as aioredis
 
 from backend.config import settings
+from backend.domain.stats import percentiles
 from backend.enums import PRIORITY_STEPS, Priority, QueueName
 from backend.keys import Keys, keys
 from backend.services.task_records import (
@@ -24,7 +25,6 @@ from backend.services.task_records import (
     iso_ms,
     lua,
     now_ms,
-    percentiles,
     to_status,
 )
 
@@ -282,6 +282,26 @@ class TaskStatusManager:
                 info = {k: json.loads(v) for k, v in raw.items()}
                 workers.append({"hostname": hostname, **info})
         return workers
+
+    def iter_records_since(
+        self, since_ms: int, fields: Sequence[str], *, batch: int = 1000
+    ) -> Iterator[dict[str, str | None]]:
+        """`fields` of every live task record created since `since_ms`, oldest first; one
+        round trip per `batch` records (the reports read a whole period this way)."""
+        offset = 0
+        while True:
+            ids: list[str] = self.redis.zrangebyscore(  # type: ignore[assignment]
+                self.keys.index_all, since_ms, "+inf", start=offset, num=batch
+            )
+            if not ids:
+                return
+            pipe = self.redis.pipeline(transaction=False)
+            for task_id in ids:
+                pipe.hmget(self.keys.task(str(task_id)), list(fields))
+            for values in pipe.execute():
+                if any(v is not None for v in values):  # expired records are skipped
+                    yield dict(zip(fields, values, strict=True))
+            offset += len(ids)
 
     # --- retention -----------------------------------------------------------------------
     def purge_expired(self, *, batch: int = 1000) -> dict[str, int]:

@@ -31,6 +31,7 @@ from celery.signals import (
 from backend.celery_config import NON_RETRYABLE, celery_app, spec_for
 from backend.config import settings
 from backend.observability.logging import configure_logging, get_logger, scrub
+from backend.services.celery_task_service import CeleryTaskService
 from backend.services.redis_client import get_redis
 from backend.services.task_records import now_ms
 from backend.services.task_status_manager import TaskStatusManager
@@ -47,6 +48,12 @@ class TaskCancelled(Exception):
 @lru_cache(maxsize=1)
 def status_manager() -> TaskStatusManager:
     return TaskStatusManager(get_redis())
+
+
+@lru_cache(maxsize=1)
+def task_service() -> CeleryTaskService:
+    """For tasks that enqueue follow-ups (same idempotency and tracking as the API's)."""
+    return CeleryTaskService(get_redis())
 
 
 def _error_fields(exc: BaseException) -> dict[str, str]:

@@ -5,12 +5,18 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from backend.celery_config import celery_app
+from backend.services import retention
+from backend.services.redis_client import get_redis
 from backend.tasks.base import TrackedTask, status_manager, tracked_task
 
 
 @tracked_task("maintenance.purge_expired")
 def purge_expired(self: TrackedTask) -> dict[str, Any]:
-    return status_manager().purge_expired()
+    """Retention clean-up of every kind; the result says what was removed, per kind."""
+    backend = celery_app.backend
+    prefixes = [backend.task_keyprefix, backend.group_keyprefix]
+    return retention.run(status_manager(), get_redis(), prefixes)
 
 
 @tracked_task("maintenance.ping")

@@ -1,15 +1,16 @@
-"""Case triage on the `triage` queue."""
+"""Case triage on the `triage` queue; the case's urgency sets the priority of its follow-ups."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from backend.celery_config import PermanentTaskError
+from backend.config import settings
 from backend.db.models import Case
 from backend.db.session import session_scope
-from backend.domain.triage import classify_case as classify
-from backend.domain.triage import urgency_to_priority
-from backend.tasks.base import TrackedTask, tracked_task
+from backend.domain.triage import JsonValue, urgency_to_priority
+from backend.services.triage_engine import triage
+from backend.tasks.base import TrackedTask, task_service, tracked_task
 
 
 @tracked_task("triage.classify_case")
@@ -18,17 +19,38 @@ def classify_case(self: TrackedTask, case_id: str) -> dict[str, Any]:
         case = session.get(Case, case_id)
         if case is None:
             raise PermanentTaskError(f"case {case_id} does not exist")
-        if case.status == "triaged" and case.triage:
-            # Redelivered after success was stored: the effect already happened.
-            return _summary(case)
+        # Redelivered after success was stored: the triage already happened.
+        done = case.status == "triaged" and bool(case.triage)
+        title, description = case.title, case.description
+    result: dict[str, JsonValue] | None = None
+    if not done:
+        # Outside a session: the LLM engine may take seconds.
         self.report_progress(1, 3, "classificando")
-        result: dict[str, Any] = dict(classify(case.title, case.description).to_dict())
+        result = triage(title, description, engine=settings.triage_engine)
         self.report_progress(2, 3, "gravando resultado")
-        case.triage = result
-        case.area = str(result["area"])
-        case.urgency = str(result["urgency"])
-        case.status = "triaged"
-        return _summary(case)
+    with session_scope() as session:
+        case = session.get(Case, case_id)
+        if case is None:
+            raise PermanentTaskError(f"case {case_id} was deleted during triage")
+        if result is not None:
+            case.triage = result
+            case.area = str(result["area"])
+            case.urgency = str(result["urgency"])
+            case.status = "triaged"
+        summary = _summary(case)
+        owner, has_email = case.owner, bool(case.client_email)
+    if has_email:
+        # After the commit, so the e-mail task always finds the triage. The idempotency key
+        # makes a redelivery enqueue nothing new; SentNotification makes sending exactly-once.
+        summary["notification_task_id"] = task_service().enqueue(
+            "notifications.send_email",
+            ["triage_completed", case_id],
+            priority=summary["priority"],
+            owner=owner,
+            correlation_id=case_id,
+            idempotency_key=f"notify:triage_completed:{case_id}",
+        )
+    return summary
 
 
 def _summary(case: Case) -> dict[str, Any]:

@@ -6,12 +6,13 @@ the key the test passes, so assertions read real effects.
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
 
-from backend.celery_config import RetryPolicy, TaskSpec, register_spec
+from backend.celery_config import RetryPolicy, TaskSpec, celery_app, register_spec
 from backend.enums import QueueName, Role
 from backend.services.redis_client import get_redis
 from backend.tasks.base import TrackedTask, tracked_task
@@ -22,6 +23,7 @@ for spec in (
     TaskSpec("testing.always_fail", QueueName.MAINTENANCE, _FAST_RETRY),
     TaskSpec("testing.sleep", QueueName.MAINTENANCE, _FAST_RETRY, soft_time_limit_s=60),
     TaskSpec("testing.record", QueueName.REPORTS, RetryPolicy(max_attempts=1)),
+    TaskSpec("testing.beat_tick", QueueName.MAINTENANCE, RetryPolicy(max_attempts=1)),
     TaskSpec(
         "testing.stubborn",
         QueueName.MAINTENANCE,
@@ -31,6 +33,18 @@ for spec in (
     ),
 ):
     register_spec(spec)
+
+# A fast schedule entry for the beat tests, only in the processes they start with this env
+# (beat imports this module before it sets up its schedule); production's stays as it is.
+if os.environ.get("TEST_BEAT_TICK_KEY"):
+    celery_app.conf.beat_schedule = {
+        **celery_app.conf.beat_schedule,
+        "testing-beat-tick": {
+            "task": "testing.beat_tick",
+            "schedule": float(os.environ.get("TEST_BEAT_TICK_S", "1")),
+            "args": [os.environ["TEST_BEAT_TICK_KEY"]],
+        },
+    }
 
 
 @tracked_task("testing.flaky")
@@ -74,3 +88,10 @@ def stubborn(self: TrackedTask, key: str, ignore_soft_limit: bool) -> None:
             get_redis().set(f"test:{key}:soft", 1)
             if not ignore_soft_limit:
                 raise
+
+
+@tracked_task("testing.beat_tick")
+def beat_tick(self: TrackedTask, key: str) -> None:
+    """One execution of the test schedule entry: when, and which beat process sent it."""
+    origin = self.request.origin or ""
+    get_redis().rpush(f"test:{key}:ticks", f"{time.time()} {origin}")

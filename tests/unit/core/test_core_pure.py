@@ -8,12 +8,12 @@ import json
 import pytest
 
 from backend.celery_config import RetryPolicy
+from backend.domain.stats import percentiles
 from backend.enums import Priority
 from backend.errors import InvalidPriority, InvalidRequest, UnknownQueue, UnknownTask
 from backend.keys import Keys
 from backend.services.celery_task_service import TaskRequest, prepare
 from backend.services.messages import build_message, redacted_repr
-from backend.services.task_records import percentiles
 from backend.services.task_status_manager import decode_cursor, encode_cursor
 
 

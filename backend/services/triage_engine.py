@@ -1,0 +1,49 @@
+"""Which engine triages a case: the rules (default) or an LLM that falls back to the rules.
+
+The result's `engine` names the engine that answered; after a fallback it is the rules engine
+and `fallback_reason` says why the LLM's answer was not used (e.g. `llm_timeout`).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from backend.domain.triage import JsonValue, TriageResult
+from backend.domain.triage import classify_case as classify_with_rules
+from backend.domain.triage_llm import InvalidLLMReply, build_messages, parse_reply, reply_content
+from backend.observability.logging import get_logger
+from backend.services.llm_client import LLMClient, LLMError
+
+log = get_logger(__name__)
+
+Engine = Literal["rules", "llm"]
+
+
+def classify_with_llm(client: LLMClient, title: str, description: str) -> TriageResult:
+    """Ask the model; raises LLMError or InvalidLLMReply when its answer cannot be used."""
+    payload = client.chat_json(build_messages(title, description))
+    return parse_reply(
+        reply_content(payload),
+        title=title,
+        description=description,
+        engine=f"llm:{client.model}",
+    )
+
+
+def triage(
+    title: str, description: str, *, engine: Engine, client: LLMClient | None = None
+) -> dict[str, JsonValue]:
+    """Triage with the chosen engine; the LLM engine never fails, it falls back to the rules."""
+    fallback_reason: str | None = None
+    if engine == "llm":
+        try:
+            return classify_with_llm(
+                client or LLMClient.from_settings(), title, description
+            ).to_dict()
+        except (LLMError, InvalidLLMReply) as exc:
+            fallback_reason = f"llm_{exc.reason}"
+            log.warning("triage_llm_fallback", reason=fallback_reason)
+    result = classify_with_rules(title, description).to_dict()
+    if fallback_reason:
+        result["fallback_reason"] = fallback_reason
+    return result
