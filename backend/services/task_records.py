@@ -45,9 +45,6 @@ def history_entry(state: str, at_ms: int, detail: str) -> str:
     return orjson.dumps({"state": state, "at": at_ms, "detail": detail}).decode()
 
 
-_HISTORY_RANK = {"PENDING": 0, "RECEIVED": 1}
-
-
 def to_status(record: Mapping[str, str], history: Sequence[str]) -> dict[str, Any]:
     """The task status object of the API contract (plus the retry links)."""
     error = None
@@ -60,13 +57,9 @@ def to_status(record: Mapping[str, str], history: Sequence[str]) -> dict[str, An
             "total": _int(record.get("progress_total")),
             "message": record.get("progress_message") or None,
         }
-    items = [json.loads(raw) for raw in history]
-    # RECEIVED is recorded in batches by the worker's main process, so it may be stored after
-    # STARTED; order by time, and PENDING < RECEIVED < the rest within one millisecond.
-    items.sort(key=lambda item: (item["at"], _HISTORY_RANK.get(item["state"], 2)))
     entries = [
         {"state": item["state"], "at": iso_ms(item["at"]), "detail": item["detail"]}
-        for item in items
+        for item in map(json.loads, history)
     ]
     return {
         "task_id": record["task_id"],

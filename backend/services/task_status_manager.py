@@ -79,16 +79,6 @@ class TaskStatusManager:
         keys, args = self._transition_call(task_id, event, detail, fields, now_ms())
         return TransitionOutcome.parse(self._transition(keys=keys, args=args))
 
-    def transition_many(
-        self, events: Sequence[tuple[str, str, str, Mapping[str, Any] | None, int]]
-    ) -> None:
-        """Apply (task_id, event, detail, fields, at_ms) transitions in one pipelined round trip."""
-        pipe = self.redis.pipeline(transaction=False)
-        for task_id, event, detail, fields, at_ms in events:
-            keys, args = self._transition_call(task_id, event, detail, fields, at_ms)
-            self._transition(keys=keys, args=args, client=pipe)
-        pipe.execute()
-
     def _transition_call(
         self,
         task_id: str,

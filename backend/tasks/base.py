@@ -8,7 +8,6 @@ Worker-level signals (message received, revoked) and the worker heartbeat live h
 
 from __future__ import annotations
 
-import collections
 import json
 import os
 import random
@@ -84,6 +83,7 @@ class TrackedTask(Task):  # type: ignore[misc]
                 "name": self.name,
                 "queue": delivery.get("routing_key") or "",
                 "max_attempts": str(spec_for(self.name).retry.max_attempts),
+                "received_at": getattr(req, "received_at", None),
             },
         )
         if outcome.outcome == "final":
@@ -167,58 +167,12 @@ def _configure_worker_logging(**_: Any) -> None:
     configure_logging(settings.log_level, json_output=settings.log_json)
 
 
-class _ReceiptRecorder:
-    """Records "received" transitions in batches from the worker's main process.
-
-    In a prefork worker that process dispatches every message; a blocking Redis round trip
-    per receipt would stall its event loop. A background thread pipelines what arrived in
-    the last few milliseconds instead, keeping each receipt's own timestamp.
-    """
-
-    def __init__(self, interval_s: float = 0.02) -> None:
-        self.interval_s = interval_s
-        self.pending: collections.deque[tuple[str, str, str, dict[str, Any], int]] = (
-            collections.deque()
-        )
-        self.wake = threading.Event()
-        self.thread: threading.Thread | None = None
-        self.lock = threading.Lock()
-
-    def add(self, task_id: str, hostname: str, name: str, queue: str) -> None:
-        self.pending.append(
-            (task_id, "received", f"received by {hostname}", {"name": name, "queue": queue},
-             now_ms())
-        )  # fmt: skip
-        if self.thread is None:
-            with self.lock:
-                if self.thread is None:
-                    self.thread = threading.Thread(target=self._run, name="receipts", daemon=True)
-                    self.thread.start()
-
-    def _run(self) -> None:
-        while True:
-            self.wake.wait(self.interval_s)
-            self.flush()
-
-    def flush(self) -> None:
-        batch: list[tuple[str, str, str, dict[str, Any], int]] = []
-        while self.pending and len(batch) < 500:
-            batch.append(self.pending.popleft())
-        if not batch:
-            return
-        try:
-            status_manager().transition_many(batch)
-        except Exception as exc:  # Redis away: receipts are history only, never block work
-            log.warning("receipts_not_recorded", count=len(batch), error=type(exc).__name__)
-
-
-_receipts = _ReceiptRecorder()
-
-
 @task_received.connect
 def _on_received(request: Any = None, **_: Any) -> None:
-    delivery = request.delivery_info or {}
-    _receipts.add(request.id, request.hostname, request.name, delivery.get("routing_key") or "")
+    # The worker's main process dispatches every message: no Redis call here. The receipt
+    # time rides in the request Celery hands to the pool, and the child records RECEIVED and
+    # STARTED together in its one "started" round trip.
+    request.request_dict["received_at"] = now_ms()
 
 
 @task_revoked.connect
@@ -266,7 +220,6 @@ def _start_heartbeat(sender: Any = None, **_: Any) -> None:
 
 @worker_shutdown.connect
 def _stop_heartbeat(**_: Any) -> None:
-    _receipts.flush()
     if _heartbeat is not None:
         _heartbeat.stopped.set()
         try:

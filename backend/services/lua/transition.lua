@@ -3,7 +3,8 @@
 -- KEYS: 1 task hash, 2 history
 -- ARGV: 1 prefix, 2 task_id, 3 event, 4 now_ms, 5 history detail, 6 history max,
 --       7 record ttl s, 8 sample size, 9.. field/value pairs to set
--- events: received, started, progress, retry, success, failure, revoked, cancel
+-- events: started (also records RECEIVED when given received_at), progress, retry, success,
+--         failure, revoked, cancel
 -- returns {outcome, state, attempts, max_attempts, policy_json}
 --   outcome: 'ok' | 'final' (already finished; nothing changed) | 'missing' | 'running'
 --            (cancel refused) | 'ignored' (progress outside a run)
@@ -39,11 +40,6 @@ local attempts = tonumber(cur[8] or '0') or 0
 local max_attempts = tonumber(cur[9] or '1') or 1
 local policy = cur[10] or ''
 if state == 'SUCCESS' or state == 'FAILURE' or state == 'REVOKED' then
-  if event == 'received' then
-    -- Receipts are recorded in batches and may land after a fast task finished.
-    redis.call('RPUSH', KEYS[2], cjson.encode({state = 'RECEIVED', at = now_ms, detail = ARGV[5]}))
-    redis.call('LTRIM', KEYS[2], -hist_max, -1)
-  end
   return {'final', state, attempts, max_attempts, policy}
 end
 
@@ -56,14 +52,19 @@ if event == 'cancel' then
 end
 
 local new_state = state
-if event == 'received' then
-  updates['name'] = nil; updates['queue'] = nil; updates['owner'] = nil; updates['max_attempts'] = nil
-elseif event == 'started' then
+if event == 'started' then
   new_state = 'STARTED'
   attempts = attempts + 1
   updates['attempts'] = tostring(attempts)
   updates['started_at'] = tostring(now_ms)
   updates['name'] = nil; updates['queue'] = nil; updates['owner'] = nil; updates['max_attempts'] = nil
+  -- When the worker's main process received it (stamped there, recorded here: one round trip).
+  local received_at = tonumber(updates['received_at'])
+  updates['received_at'] = nil
+  if received_at then
+    redis.call('RPUSH', KEYS[2], cjson.encode({state = 'RECEIVED', at = received_at,
+      detail = 'received by ' .. (updates['worker'] or '')}))
+  end
   if not cur[7] then
     updates['first_started_at'] = tostring(now_ms)
     local wait = now_ms - tonumber(cur[5])
@@ -104,8 +105,7 @@ local flat = {}
 for k, v in pairs(updates) do flat[#flat + 1] = k; flat[#flat + 1] = v end
 redis.call('HSET', KEYS[1], unpack(flat))
 if event ~= 'progress' then
-  redis.call('RPUSH', KEYS[2], cjson.encode({state = (event == 'received') and 'RECEIVED' or new_state,
-    at = now_ms, detail = ARGV[5]}))
+  redis.call('RPUSH', KEYS[2], cjson.encode({state = new_state, at = now_ms, detail = ARGV[5]}))
   redis.call('LTRIM', KEYS[2], -hist_max, -1)
 end
 if new_state ~= state then
