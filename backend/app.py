@@ -28,6 +28,7 @@ from backend.errors import (
 from backend.observability.logging import configure_logging, get_logger
 from backend.observability.metrics import REGISTRY, TaskPlatformCollector, observe_request
 from backend.routes import (
+    dev_routes,
     documents_routes,
     health_routes,
     reports_routes,
@@ -202,6 +203,7 @@ def create_app() -> FastAPI:
     app.include_router(documents_routes.router)
     app.include_router(triage_routes.router)
     app.include_router(reports_routes.router)
+    app.include_router(dev_routes.router)
 
     @app.get("/metrics", include_in_schema=False)
     def metrics() -> Response:

@@ -81,6 +81,10 @@ class Settings(BaseSettings):
     smtp_timeout_s: float = 10.0
     mail_from: str = "triagem@localhost"
     operator_emails: list[str] = []
+    # E-mail OPERATOR_EMAILS when a task fails for good (not for notification tasks themselves).
+    notify_operators_on_failure: bool = True
+    # Where `make up`'s SMTP sink files messages (GET /api/dev/mailbox reads it).
+    mailbox_dir: Path = VAR_DIR / "mailbox"
 
     # --- files ----------------------------------------------------------------------------
     reports_dir: Path = VAR_DIR / "reports"

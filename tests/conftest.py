@@ -51,6 +51,8 @@ def pytest_configure(config: pytest.Config) -> None:
         SMTP_HOST="127.0.0.1",
         SMTP_PORT=str(free_port()),
         OPERATOR_EMAILS='["ops@example.com"]',
+        # Tests fail tasks on purpose; the failure alert is tested on a worker of its own.
+        NOTIFY_OPERATORS_ON_FAILURE="false",
         PUBLIC_BASE_URL="http://testserver",
     )
     from backend.db.migrate import upgrade

@@ -136,6 +136,25 @@ class TrackedTask(Task):  # type: ignore[misc]
             fields=_error_fields(exc),
         )
         log.warning("task_failed", task=self.name, task_id=task_id, error=type(exc).__name__)
+        self._alert_operators(task_id)
+
+    def _alert_operators(self, task_id: str) -> None:
+        """E-mail the operators once about a task that failed for good."""
+        # A failing e-mail cannot report itself by e-mail: no alert loops.
+        if self.name.startswith("notifications.") or not settings.notify_operators_on_failure:
+            return
+        if not settings.operator_emails:
+            return
+        try:
+            task_service().enqueue(
+                "notifications.send_email",
+                ["task_failed", task_id],
+                priority="HIGH",
+                correlation_id=task_id,
+                idempotency_key=f"notify:task_failed:{task_id}",
+            )
+        except Exception as exc:  # the failure itself is recorded; the alert is best effort
+            log.warning("failure_alert_not_enqueued", task_id=task_id, error=type(exc).__name__)
 
     def report_progress(self, current: int, total: int | None = None, message: str = "") -> None:
         """Record progress; raises TaskCancelled if the task was cancelled meanwhile."""

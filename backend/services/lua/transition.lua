@@ -70,8 +70,7 @@ if event == 'started' then
     local wait = now_ms - tonumber(cur[5])
     updates['wait_ms'] = tostring(wait)
     local wkey = prefix .. 'stats:wait:' .. name
-    redis.call('LPUSH', wkey, wait)
-    redis.call('LTRIM', wkey, 0, samples - 1)
+    if redis.call('LPUSH', wkey, wait) > samples then redis.call('LTRIM', wkey, 0, samples - 1) end
   end
 elseif event == 'progress' then
   if state ~= 'STARTED' and state ~= 'PROGRESS' then
@@ -88,14 +87,14 @@ elseif event == 'success' or event == 'failure' or event == 'revoked' then
     updates['runtime_ms'] = tostring(runtime)
     if event == 'success' then
       local rkey = prefix .. 'stats:runtime:' .. name
-      redis.call('LPUSH', rkey, runtime)
-      redis.call('LTRIM', rkey, 0, samples - 1)
+      if redis.call('LPUSH', rkey, runtime) > samples then
+        redis.call('LTRIM', rkey, 0, samples - 1)
+      end
     end
   end
   local minute = math.floor(now_ms / 60000)
   local tkey = prefix .. 'stats:tp:' .. minute
-  redis.call('HINCRBY', tkey, new_state, 1)
-  redis.call('EXPIRE', tkey, 7200)
+  if redis.call('HINCRBY', tkey, new_state, 1) == 1 then redis.call('EXPIRE', tkey, 7200) end
 else
   return redis.error_reply('unknown event ' .. event)
 end
@@ -105,8 +104,9 @@ local flat = {}
 for k, v in pairs(updates) do flat[#flat + 1] = k; flat[#flat + 1] = v end
 redis.call('HSET', KEYS[1], unpack(flat))
 if event ~= 'progress' then
-  redis.call('RPUSH', KEYS[2], cjson.encode({state = new_state, at = now_ms, detail = ARGV[5]}))
-  redis.call('LTRIM', KEYS[2], -hist_max, -1)
+  local length = redis.call('RPUSH', KEYS[2],
+    cjson.encode({state = new_state, at = now_ms, detail = ARGV[5]}))
+  if length > hist_max then redis.call('LTRIM', KEYS[2], -hist_max, -1) end
 end
 if new_state ~= state then
   local score = tonumber(cur[5])
