@@ -40,6 +40,16 @@ app.conf.update(
     task_default_queue=DEFAULT_QUEUE,
 )
 
+if os.environ.get("RAW_SAME_GUARANTEES") == "1":
+    # The platform's delivery settings (ack after the run, no prefetch), so a run can tell
+    # the cost of tracking from the cost of those guarantees.
+    app.conf.update(
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        worker_disable_prefetch=True,
+    )
+
 _client: redis.Redis | None = None
 
 

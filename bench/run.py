@@ -729,7 +729,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--configs", default="prefork,threads,solo", help="worker configs for (c)")
     parser.add_argument("--modes", default="e2e,drain", help="(c) modes: e2e,drain")
+    parser.add_argument(
+        "--raw-same-guarantees",
+        action="store_true",
+        help="raw Celery with our delivery settings (acks_late, no prefetch) instead of defaults",
+    )
     args = parser.parse_args(argv)
+    if args.raw_same_guarantees:
+        os.environ["RAW_SAME_GUARANTEES"] = "1"
     quick = args.quick
     defaults = {
         "tasks": 2000 if quick else 20000,
