@@ -1,4 +1,4 @@
-"""Command line: `python -m backend token|migrate ...`."""
+"""Command line: `python -m backend token|migrate|dead-letter ...`."""
 
 from __future__ import annotations
 
@@ -16,6 +16,18 @@ def main(argv: list[str] | None = None) -> int:
     token.add_argument("--role", required=True, choices=[r.value for r in Role])
     token.add_argument("--ttl", type=int, default=None, help="lifetime in seconds")
     sub.add_parser("migrate", help="apply database migrations")
+    dead = sub.add_parser("dead-letter", help="list, replay or discard dead-lettered tasks")
+    dead_sub = dead.add_subparsers(dest="action", required=True)
+    dead_list = dead_sub.add_parser("list", help="open entries, newest first, as JSON lines")
+    dead_list.add_argument("--name")
+    dead_list.add_argument("--reason", choices=["failed", "unknown_task", "undecodable"])
+    dead_list.add_argument("--limit", type=int, default=50)
+    dead_sub.add_parser("replay", help="replay one entry").add_argument("task_id")
+    replay_all = dead_sub.add_parser("replay-all", help="replay every open entry that matches")
+    replay_all.add_argument("--name")
+    replay_all.add_argument("--queue")
+    replay_all.add_argument("--reason", choices=["failed", "unknown_task", "undecodable"])
+    dead_sub.add_parser("discard", help="discard one entry").add_argument("task_id")
     args = parser.parse_args(argv)
 
     if args.command == "token":
@@ -28,7 +40,44 @@ def main(argv: list[str] | None = None) -> int:
 
         upgrade()
         return 0
+    if args.command == "dead-letter":
+        return _dead_letter(args)
     return 2
+
+
+def _dead_letter(args: argparse.Namespace) -> int:
+    import importlib
+    import json
+
+    from backend.celery_config import EXTRA_TASK_MODULES
+    from backend.errors import PlatformError
+    from backend.services import dead_letter
+    from backend.services.celery_task_service import CeleryTaskService
+    from backend.services.redis_client import get_redis
+
+    for module in EXTRA_TASK_MODULES:  # replay knows the task names the workers know
+        importlib.import_module(module)
+
+    def service() -> CeleryTaskService:
+        return CeleryTaskService(get_redis())
+
+    try:
+        if args.action == "list":
+            flt = dead_letter.DeadLetterFilter(name=args.name, reason=args.reason)
+            for item in dead_letter.list_entries(flt, limit=args.limit).items:
+                print(json.dumps(item))
+        elif args.action == "replay":
+            print(dead_letter.replay(args.task_id, requested_by="cli", service=service()))
+        elif args.action == "replay-all":
+            flt = dead_letter.DeadLetterFilter(name=args.name, queue=args.queue, reason=args.reason)
+            print(json.dumps(dead_letter.replay_many(flt, requested_by="cli", service=service())))
+        elif args.action == "discard":
+            dead_letter.discard(args.task_id)
+            print(f"discarded {args.task_id}")
+    except PlatformError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 1
+    return 0
 
 
 if __name__ == "__main__":

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, MutableMapping
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -21,6 +22,7 @@ from backend.errors import (
     NotFound,
     PayloadTooLarge,
     PlatformError,
+    RateLimited,
     ServiceUnavailable,
     UnsupportedMediaType,
     describe_validation_errors,
@@ -36,7 +38,9 @@ from backend.routes import (
     triage_routes,
 )
 from backend.routes.deps import Unauthenticated
+from backend.routes.rate_limit import limit_submissions
 from backend.services.celery_task_service import AsyncCeleryTaskService, CeleryTaskService
+from backend.services.rate_limiter import ApiRateLimiter
 from backend.services.redis_client import get_redis, new_async_redis
 from backend.services.task_status_manager import AsyncTaskStatusReader
 
@@ -56,6 +60,7 @@ _STATUS_BY_ERROR: list[tuple[type[PlatformError], int]] = [
     (PayloadTooLarge, 413),
     (UnsupportedMediaType, 415),
     (InvalidRequest, 422),
+    (RateLimited, 429),
     (ServiceUnavailable, 503),
 ]
 
@@ -64,15 +69,22 @@ def error_body(code: str, message: str) -> dict[str, Any]:
     return {"error": {"code": code, "message": message}}
 
 
-def _error_response(status: int, code: str, message: str) -> JSONResponse:
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+def _error_response(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    if status == 401:
+        headers = {"WWW-Authenticate": "Bearer"}
     return JSONResponse(error_body(code, message), status_code=status, headers=headers)
 
 
 async def _platform_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, PlatformError)
     status = next((s for cls, s in _STATUS_BY_ERROR if isinstance(exc, cls)), 400)
-    return _error_response(status, exc.code, exc.message)
+    headers = None
+    if isinstance(exc, RateLimited):
+        # Whole seconds (RFC 9110), rounded up so that a client waiting that long gets a slot.
+        headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after_s)))}
+    return _error_response(status, exc.code, exc.message, headers)
 
 
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
@@ -176,6 +188,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.task_service = service
     app.state.async_task_service = AsyncCeleryTaskService(redis, service)
     app.state.status_reader = AsyncTaskStatusReader(redis)
+    app.state.api_rate_limiter = ApiRateLimiter.from_settings()
     collector = TaskPlatformCollector(service.status)
     REGISTRY.register(collector)
     try:
@@ -193,6 +206,7 @@ def create_app() -> FastAPI:
         description="Submit work, follow it live, and operate the task platform. "
         "Every /api call needs `Authorization: Bearer <token>`.",
         lifespan=lifespan,
+        dependencies=[Depends(limit_submissions)],
     )
     app.add_exception_handler(PlatformError, _platform_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

@@ -72,6 +72,9 @@ class TaskSpec:
     default_priority: Priority = Priority.NORMAL
     # Who may submit it through the generic POST /api/tasks (domain routes enqueue their own).
     submit_roles: frozenset[Role] = frozenset({Role.OPERATOR, Role.ADMIN})
+    # Shared rate limits (settings.rate_limits) taken before each run; over one, the task is
+    # deferred until a slot frees. Calls that need a key use TrackedTask.external in the body.
+    rate_limits: tuple[str, ...] = ()
 
 
 _OPS = frozenset({Role.OPERATOR, Role.ADMIN})
@@ -201,6 +204,10 @@ celery_app.conf.update(
     worker_hijack_root_logger=False,
     worker_redirect_stdouts=False,
     worker_cancel_long_running_tasks_on_connection_loss=False,
+    # Unknown task names and undecodable messages go to the dead-letter store, bodies unlogged.
+    worker_consumer="backend.tasks.consumer:DeadLetterConsumer",
+    # Same, for bytes on a queue that are not even a JSON envelope (kombu would stop the worker).
+    broker_transport="backend.tasks.transport:Transport" if settings.broker_is_redis else None,
     timezone="America/Sao_Paulo",
     enable_utc=True,
     beat_scheduler="redbeat.RedBeatScheduler",

@@ -57,6 +57,10 @@ class Settings(BaseSettings):
     # Scale overrides: retry policy and time limits per task name, e.g.
     # TASK_POLICY_OVERRIDES='{"triage.classify_case": {"max_attempts": 5}}'
     task_policy_overrides: dict[str, dict[str, float]] = {}
+    # Dead-letter store: most entries one replay-by-filter call re-enqueues, and how much of a
+    # failure's traceback (or an undeliverable message's body) is kept, scrubbed.
+    dead_letter_replay_max: int = Field(default=100, ge=1, le=10_000)
+    dead_letter_text_max: int = Field(default=8000, ge=200)
 
     # --- triage ---------------------------------------------------------------------------
     # "rules": the deterministic engine; "llm": an OpenAI-compatible model, falling back to the
@@ -70,6 +74,32 @@ class Settings(BaseSettings):
     # Consecutive failures that open the (per-process) breaker, and how long it stays open.
     llm_breaker_fail_max: int = Field(default=3, ge=1)
     llm_breaker_reset_s: float = Field(default=60.0, gt=0)
+
+    # --- shared rate limits and circuit breakers (Redis; every worker and host) -----------
+    # Calls per external service, e.g. '{"llm": "60/minute", "smtp": "10/second"}'; a task over
+    # its limit is deferred until a slot frees (no attempt used).
+    rate_limits: dict[str, str] = {"llm": "60/minute", "smtp": "10/second"}
+    # Calls per service and key (per user, per case), e.g. '{"llm": "10/minute"}'.
+    rate_limits_per_key: dict[str, str] = {}
+    # Submissions per user and route; over it the API answers 429 with Retry-After.
+    api_rate_limits: dict[str, str] = {
+        "POST /api/tasks": "100/minute",
+        "POST /api/triage": "30/minute",
+        "POST /api/triage/batch": "10/minute",
+        "POST /api/documents": "30/minute",
+        "POST /api/reports": "10/minute",
+    }
+    # Breakers per service: open after FAIL_MAX failures in a row, or when at least
+    # MIN_CALLS calls in WINDOW_S failed in RATIO or more; half-open after COOLDOWN_S with
+    # one probe. E.g. BREAKERS='{"smtp": {"fail_max": 5, "cooldown_s": 30}}'.
+    breakers: dict[str, dict[str, float]] = {"llm": {}, "smtp": {}}
+    breaker_fail_max: int = Field(default=5, ge=1)
+    breaker_failure_ratio: float = Field(default=0.5, gt=0, le=1)
+    breaker_min_calls: int = Field(default=20, ge=1)
+    breaker_window_s: float = Field(default=60.0, gt=0)
+    breaker_cooldown_s: float = Field(default=30.0, gt=0)
+    # A probe that never reports back (its worker died) frees the half-open slot after this.
+    breaker_probe_timeout_s: float = Field(default=60.0, gt=0)
 
     # --- e-mail ---------------------------------------------------------------------------
     smtp_host: str = "127.0.0.1"

@@ -12,9 +12,11 @@ PlatformError
  │    ├── TaskNotFound
  │    ├── CaseNotFound
  │    ├── ReportNotFound
- │    └── DocumentNotFound
+ │    ├── DocumentNotFound
+ │    └── DeadLetterNotFound
  ├── Forbidden                 authenticated, but the role may not do this
  ├── Conflict                  the request is valid but the current state forbids it
+ ├── RateLimited               too many submissions; `retry_after_s` says when to come back
  └── ServiceUnavailable        a dependency (Redis, broker, database) did not answer
 """
 
@@ -92,12 +94,27 @@ class DocumentNotFound(NotFound):
         super().__init__(f"document {document_id} not found")
 
 
+class DeadLetterNotFound(NotFound):
+    code = "dead_letter_not_found"
+
+    def __init__(self, task_id: str) -> None:
+        super().__init__(f"no dead-letter entry for task {task_id}")
+
+
 class Forbidden(PlatformError):
     code = "forbidden"
 
 
 class Conflict(PlatformError):
     code = "conflict"
+
+
+class RateLimited(PlatformError):
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after_s: float) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
 
 
 class ServiceUnavailable(PlatformError):

@@ -69,6 +69,22 @@ class Keys:
     def events_all(self) -> str:
         return f"{self.prefix}events:all"
 
+    def breaker(self, service: str) -> str:
+        return f"{self.prefix}breaker:{service}"
+
+    def breaker_probe(self, service: str) -> str:
+        return f"{self.prefix}breaker:{service}:probe"
+
+    @property
+    def events_breakers(self) -> str:
+        """Pub/sub channel of breaker state changes."""
+        return f"{self.prefix}events:breakers"
+
+    @property
+    def audit_breakers(self) -> str:
+        """Stream of breaker state changes (the audit trail of the breakers)."""
+        return f"{self.prefix}audit:breakers"
+
     def broker_queue(self, queue: str, broker_priority: int) -> str:
         """The Redis list kombu consumes for `queue` at that priority step."""
         step = max(s for s in PRIORITY_STEPS if s <= broker_priority)

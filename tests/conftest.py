@@ -54,6 +54,10 @@ def pytest_configure(config: pytest.Config) -> None:
         # Tests fail tasks on purpose; the failure alert is tested on a worker of its own.
         NOTIFY_OPERATORS_ON_FAILURE="false",
         PUBLIC_BASE_URL="http://testserver",
+        # Tests submit in bursts; the API limits are tested with small ones of their own.
+        # A breaker for the test service that test_circuit_breaker trips (fast cool-down).
+        BREAKERS='{"llm": {}, "smtp": {}, "testsvc": {"fail_max": 3, "cooldown_s": 2}}',
+        API_RATE_LIMITS='{"POST /api/tasks": "10000/minute", "POST /api/triage": "10000/minute"}',
     )
     from backend.db.migrate import upgrade
 
@@ -238,3 +242,13 @@ def wait_for_state(get: Any, task_id: str, states: set[str], timeout: float = 30
             return record
         time.sleep(0.05)
     raise AssertionError(f"task {task_id} did not reach {states}: {record}")
+
+
+def wait_for(predicate: Any, timeout: float, what: str) -> None:
+    """Poll `predicate` until it holds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")

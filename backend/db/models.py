@@ -92,3 +92,30 @@ class SentNotification(Base):
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     kind: Mapped[str] = mapped_column(String(40))
     sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class DeadLetter(Base):
+    """A task that failed for good, or a message no worker could run: kept until replayed or
+    discarded, in SQL so that it outlives Redis (backend/services/dead_letter.py)."""
+
+    __tablename__ = "dead_letters"
+
+    task_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), index=True)
+    queue: Mapped[str] = mapped_column(String(50), index=True)
+    priority: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    owner: Mapped[str] = mapped_column(String(128), default="system")
+    args: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    kwargs: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    error_type: Mapped[str] = mapped_column(String(200))
+    error_message: Mapped[str] = mapped_column(String(500))
+    traceback: Mapped[str | None] = mapped_column(Text, nullable=True)
+    history: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # failed | unknown_task | undecodable
+    reason: Mapped[str] = mapped_column(String(20), index=True)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, index=True
+    )
+    replayed_as: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    discarded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

@@ -1,4 +1,5 @@
-"""/api/tasks: submit, read, list, stream, cancel and retry tasks; queue and platform stats.
+"""/api/tasks: submit, read, list, stream, cancel and retry tasks; queue and platform stats;
+the dead-letter store (list, replay, discard).
 
 A client sees only its own tasks: another owner's task answers 404, as if it did not exist.
 """
@@ -7,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, Request, status
 from pydantic import BaseModel, ConfigDict, Field
@@ -27,7 +28,9 @@ from backend.routes.deps import (
 )
 from backend.routes.task_stream import follow_task, sse_response
 from backend.security.auth import Principal
+from backend.services import dead_letter
 from backend.services.celery_task_service import TaskRequest
+from backend.services.dead_letter import DeadLetterFilter
 from backend.services.task_status_manager import TaskFilter
 
 router = APIRouter(prefix="/api/tasks", tags=["tasks"])
@@ -188,6 +191,89 @@ async def retry_task(task_id: str, principal: Operator, service: TaskServiceDep)
     """Run a FAILURE or REVOKED task again as a new task linked to the old one."""
     result = await run_in_threadpool(service.retry, task_id, requested_by=principal.user)
     return accepted(result.task_id, result.created)
+
+
+# --- dead-letter store (declared before /{task_id}, which would otherwise match) ------------
+DeadLetterReason = Literal["failed", "unknown_task", "undecodable"]
+
+
+class DeadLetterPageOut(BaseModel):
+    items: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+class DeadLetterReplayFilter(BaseModel):
+    """Which open entries to replay (all given fields must match); oldest first, at most
+    DEAD_LETTER_REPLAY_MAX."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, max_length=200)
+    queue: QueueName | None = None
+    reason: DeadLetterReason | None = None
+    since: datetime | None = None
+
+
+class ReplayedOut(BaseModel):
+    task_id: str
+    replayed_as: str
+    status_url: str
+
+
+@router.get("/dead-letter", response_model=DeadLetterPageOut)
+async def list_dead_letters(
+    _: Operator,
+    name: str | None = Query(default=None, max_length=200),
+    queue: QueueName | None = None,
+    reason: DeadLetterReason | None = None,
+    since: datetime | None = None,
+    limit: int = Query(default=50, ge=1, le=500),
+    cursor: str | None = Query(default=None, max_length=200),
+) -> dict[str, Any]:
+    """Tasks that failed for good and messages no worker could run, newest first."""
+    flt = DeadLetterFilter(
+        name=name, queue=queue.value if queue else None, reason=reason, since=since
+    )
+    page = await run_in_threadpool(dead_letter.list_entries, flt, limit=limit, cursor=cursor)
+    return {"items": page.items, "next_cursor": page.next_cursor}
+
+
+@router.post("/dead-letter/replay", status_code=status.HTTP_202_ACCEPTED)
+async def replay_dead_letters(
+    body: DeadLetterReplayFilter, principal: Operator, service: TaskServiceDep
+) -> dict[str, Any]:
+    """Replay every open entry that matches; returns the new task ids (and what was skipped)."""
+    flt = DeadLetterFilter(
+        name=body.name,
+        queue=body.queue.value if body.queue else None,
+        reason=body.reason,
+        since=body.since,
+    )
+    outcome = await run_in_threadpool(
+        dead_letter.replay_many, flt, requested_by=principal.user, service=service
+    )
+    return {"task_ids": [r["new_task_id"] for r in outcome["replayed"]], **outcome}
+
+
+@router.post(
+    "/dead-letter/{task_id}/replay",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=ReplayedOut,
+)
+async def replay_dead_letter(
+    task_id: str, principal: Operator, service: TaskServiceDep
+) -> ReplayedOut:
+    """Run a dead-lettered task again as a new task linked to it (409 if replayed or discarded)."""
+    new_id = await run_in_threadpool(
+        dead_letter.replay, task_id, requested_by=principal.user, service=service
+    )
+    return ReplayedOut(task_id=task_id, replayed_as=new_id, status_url=f"/api/tasks/{new_id}")
+
+
+@router.delete("/dead-letter/{task_id}")
+async def discard_dead_letter(task_id: str, _: Operator) -> dict[str, Any]:
+    """Discard an entry: it leaves the list and can no longer be replayed."""
+    return await run_in_threadpool(dead_letter.discard, task_id)
 
 
 @router.get("/{task_id}", response_model=TaskStatusOut)

@@ -380,12 +380,22 @@ class CeleryTaskService:
         self.app.control.revoke(task_id, terminate=terminate, signal="SIGTERM")
         return current.get("state", "PENDING")
 
-    def retry(self, task_id: str, *, requested_by: str = "system") -> EnqueueResult:
-        """Run a FAILURE or REVOKED task again as a new task linked to the old one."""
-        record = self.status.get_raw(task_id)
+    def retry(
+        self,
+        task_id: str,
+        *,
+        requested_by: str = "system",
+        stored: Mapping[str, str] | None = None,
+    ) -> EnqueueResult:
+        """Run a FAILURE or REVOKED task again as a new task linked to the old one.
+
+        `stored` (name, args and kwargs as JSON, queue, priority, owner) stands in for a record
+        that has expired from Redis: the dead-letter store keeps failed tasks longer.
+        """
+        record = self.status.get_raw(task_id) or dict(stored or {})
         if not record:
             raise TaskNotFound(task_id)
-        if record.get("state") not in ("FAILURE", "REVOKED"):
+        if record.get("state", "FAILURE") not in ("FAILURE", "REVOKED"):
             raise Conflict(
                 f"only FAILURE or REVOKED tasks can be retried (state {record.get('state')})"
             )

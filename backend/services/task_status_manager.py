@@ -20,6 +20,7 @@ from backend.config import settings
 from backend.domain.stats import percentiles
 from backend.enums import PRIORITY_STEPS, Priority, QueueName
 from backend.keys import Keys, keys
+from backend.services.circuit_breaker import breaker_states
 from backend.services.task_records import (
     TransitionOutcome,
     iso_ms,
@@ -239,6 +240,7 @@ class TaskStatusManager:
                 v for k, v in last_full.items() if k in ("SUCCESS", "FAILURE")
             ),
             "workers": self.live_workers(),
+            "breakers": breaker_states(self.redis),
         }
 
     # --- workers -------------------------------------------------------------------------

@@ -30,7 +30,9 @@ from celery.signals import (
 from backend.celery_config import NON_RETRYABLE, celery_app, spec_for
 from backend.config import settings
 from backend.observability.logging import configure_logging, get_logger, scrub
+from backend.services import dead_letter
 from backend.services.celery_task_service import CeleryTaskService
+from backend.services.external_calls import CallDeferred, spread, take_rate_limit
 from backend.services.redis_client import get_redis
 from backend.services.task_records import now_ms
 from backend.services.task_status_manager import TaskStatusManager
@@ -99,11 +101,16 @@ class TrackedTask(Task):  # type: ignore[misc]
                 detail=f"gave up after {outcome.attempts - 1} attempts lost with their worker",
                 fields={"error_type": "WorkerLostError", "error_message": "worker lost"},
             )
+            self._dead_letter(req.id, "WorkerLostError", "worker lost", None, args, kwargs)
             raise Ignore()
         try:
+            for service in spec_for(self.name).rate_limits:
+                take_rate_limit(service)
             return self.run(*args, **kwargs)
         except (Retry, Ignore, Reject):
             raise
+        except CallDeferred as deferred:
+            raise self._defer(deferred) from None
         except Exception as exc:
             if isinstance(exc, NON_RETRYABLE) or outcome.attempts >= policy.max_attempts:
                 raise  # on_failure records the final failure
@@ -116,6 +123,14 @@ class TrackedTask(Task):  # type: ignore[misc]
                 fields=_error_fields(exc),
             )
             raise self.retry(exc=exc, countdown=delay) from exc
+
+    def _defer(self, deferred: CallDeferred) -> Retry:
+        """Send the task back for when its service can take it; the attempt does not count."""
+        delay = spread(deferred.delay_s, self.request.retries or 0)
+        status_manager().transition(
+            self.request.id, "deferred", detail=f"deferred: {deferred.reason}, retry in {delay}s"
+        )
+        return self.retry(countdown=delay, max_retries=None)  # type: ignore[no-any-return]
 
     def on_success(self, retval: Any, task_id: str, args: Any, kwargs: Any) -> None:
         status_manager().transition(
@@ -133,10 +148,29 @@ class TrackedTask(Task):  # type: ignore[misc]
             task_id,
             "failure",
             detail=f"failed: {type(exc).__name__}",
-            fields=_error_fields(exc),
+            fields=(error := _error_fields(exc)),
         )
         log.warning("task_failed", task=self.name, task_id=task_id, error=type(exc).__name__)
+        traceback = getattr(einfo, "traceback", None)
+        self._dead_letter(
+            task_id, error["error_type"], error["error_message"], traceback, args, kwargs
+        )
         self._alert_operators(task_id)
+
+    def _dead_letter(
+        self,
+        task_id: str,
+        error_type: str,
+        error_message: str,
+        traceback: str | None,
+        args: Any,
+        kwargs: Any,
+    ) -> None:
+        """Keep the final failure in the dead-letter store (logs, never raises)."""
+        dead_letter.record_failure(
+            status_manager(), task_id, name=self.name, error_type=error_type,
+            error_message=error_message, traceback=traceback, args=args, kwargs=kwargs,
+        )  # fmt: skip
 
     def _alert_operators(self, task_id: str) -> None:
         """E-mail the operators once about a task that failed for good."""

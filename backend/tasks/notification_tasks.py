@@ -16,6 +16,7 @@ from backend.db.models import Case, Document, Report, SentNotification
 from backend.db.session import session_scope
 from backend.domain.notifications import render_email
 from backend.services import mailer
+from backend.services.external_calls import external_call
 from backend.tasks.base import TrackedTask, status_manager, tracked_task
 
 
@@ -81,11 +82,11 @@ def send_email(self: TrackedTask, kind: str, subject_id: str) -> dict[str, Any]:
     if not to:
         return {"kind": kind, "sent": False, "reason": "no recipient"}
     rendered = render_email(kind, context)
-    mailer.send(
-        mailer.build_message(
-            to=to, subject=rendered.subject, text=rendered.text, html=rendered.html
-        )
+    message = mailer.build_message(
+        to=to, subject=rendered.subject, text=rendered.text, html=rendered.html
     )
+    with external_call("smtp"):
+        mailer.send(message)
     try:
         with session_scope() as session:
             session.add(SentNotification(key=key, kind=kind))

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from backend.devtools.commands import beat_command
-from tests.conftest import ROOT
+from tests.conftest import ROOT, wait_for
 
 INTERVAL_S = 1.0
 WINDOW_S = 6.0
@@ -71,15 +71,6 @@ def ticks(redis_client: Any, key: str) -> list[tuple[float, int]]:
         # Celery names a non-worker sender gen<pid>@<host>.
         out.append((float(at), int(origin.split("@")[0].removeprefix("gen"))))
     return out
-
-
-def wait_for(predicate: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def assert_once_per_interval(window: list[tuple[float, int]], leader: int) -> None:

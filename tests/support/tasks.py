@@ -10,10 +10,12 @@ import os
 import time
 from typing import Any
 
+import httpx
 from celery.exceptions import SoftTimeLimitExceeded
 
 from backend.celery_config import RetryPolicy, TaskSpec, celery_app, register_spec
 from backend.enums import QueueName, Role
+from backend.services.external_calls import external_call
 from backend.services.redis_client import get_redis
 from backend.tasks.base import TrackedTask, tracked_task
 
@@ -24,6 +26,18 @@ for spec in (
     TaskSpec("testing.sleep", QueueName.MAINTENANCE, _FAST_RETRY, soft_time_limit_s=60),
     TaskSpec("testing.record", QueueName.REPORTS, RetryPolicy(max_attempts=1)),
     TaskSpec("testing.beat_tick", QueueName.MAINTENANCE, RetryPolicy(max_attempts=1)),
+    # Needs the shared "testrate" limit (set by the test in the workers' RATE_LIMITS).
+    TaskSpec(
+        "testing.rate_limited",
+        QueueName.REPORTS,
+        RetryPolicy(max_attempts=1),
+        rate_limits=("testrate",),
+    ),
+    TaskSpec(
+        "testing.call_service",
+        QueueName.REPORTS,
+        RetryPolicy(max_attempts=10, backoff_base_s=0.2, backoff_cap_s=1, jitter=0.2),
+    ),
     TaskSpec(
         "testing.stubborn",
         QueueName.MAINTENANCE,
@@ -95,3 +109,17 @@ def beat_tick(self: TrackedTask, key: str) -> None:
     """One execution of the test schedule entry: when, and which beat process sent it."""
     origin = self.request.origin or ""
     get_redis().rpush(f"test:{key}:ticks", f"{time.time()} {origin}")
+
+
+@tracked_task("testing.rate_limited")
+def rate_limited(self: TrackedTask, key: str) -> None:
+    """Records when it ran; its spec takes a "testrate" slot before each run."""
+    get_redis().rpush(f"test:{key}:runs", time.time())
+
+
+@tracked_task("testing.call_service")
+def call_service(self: TrackedTask, key: str, url: str) -> None:
+    """One GET to a local HTTP server through the "testsvc" limit and breaker."""
+    with external_call("testsvc"):
+        get_redis().rpush(f"test:{key}:calls", time.time())
+        httpx.get(url, timeout=2).raise_for_status()

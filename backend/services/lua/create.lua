@@ -34,7 +34,8 @@ local function create_one(K, A)
   redis.call('ZADD', idx .. 'queue:' .. by_name['queue'], now_ms, task_id)
   redis.call('ZADD', idx .. 'owner:' .. by_name['owner'], now_ms, task_id)
   redis.call('SADD', prefix .. 'stats:names', by_name['name'])
-  if K[5] ~= '' then
+  -- The original's record may have expired (a replay from the dead-letter store): no stub.
+  if K[5] ~= '' and redis.call('EXISTS', K[5]) == 1 then
     redis.call('HSET', K[5], 'retried_by', task_id)
     redis.call('RPUSH', K[6], cjson.encode({state = redis.call('HGET', K[5], 'state'),
       at = tonumber(now_ms), detail = 'retried as ' .. task_id}))

@@ -3,8 +3,9 @@
 -- KEYS: 1 task hash, 2 history
 -- ARGV: 1 prefix, 2 task_id, 3 event, 4 now_ms, 5 history detail, 6 history max,
 --       7 record ttl s, 8 sample size, 9.. field/value pairs to set
--- events: started (also records RECEIVED when given received_at), progress, retry, success,
---         failure, revoked, cancel
+-- events: started (also records RECEIVED when given received_at), progress, retry, deferred
+--         (sent back by a rate limit or an open breaker: the attempt it started is undone),
+--         success, failure, revoked, cancel
 -- returns {outcome, state, attempts, max_attempts, policy_json}
 --   outcome: 'ok' | 'final' (already finished; nothing changed) | 'missing' | 'running'
 --            (cancel refused) | 'ignored' (progress outside a run)
@@ -79,6 +80,14 @@ elseif event == 'progress' then
   new_state = 'PROGRESS'
 elseif event == 'retry' then
   new_state = 'RETRY'
+elseif event == 'deferred' then
+  if state ~= 'STARTED' and state ~= 'PROGRESS' then
+    return {'ignored', state, attempts, max_attempts, policy}
+  end
+  new_state = 'RETRY'
+  attempts = math.max(0, attempts - 1)
+  updates['attempts'] = tostring(attempts)
+  redis.call('HINCRBY', prefix .. 'stats:counts:' .. name, 'STARTED', -1)
 elseif event == 'success' or event == 'failure' or event == 'revoked' then
   new_state = (event == 'success' and 'SUCCESS') or (event == 'failure' and 'FAILURE') or 'REVOKED'
   updates['finished_at'] = tostring(now_ms)

@@ -1,0 +1,37 @@
+"""The API's per-user, per-route submission limits (settings.api_rate_limits), as an app-wide
+dependency: a route not in the table costs one dict lookup; one in it, one Redis round trip.
+
+The limit is keyed by the token's subject. A request without a valid token is not counted:
+the route's own authentication answers it with 401.
+"""
+
+from __future__ import annotations
+
+from fastapi import Request
+
+from backend.errors import RateLimited
+from backend.security.auth import InvalidToken, decode_token
+from backend.services.rate_limiter import ApiRateLimiter
+
+
+async def limit_submissions(request: Request) -> None:
+    limiter: ApiRateLimiter | None = getattr(request.app.state, "api_rate_limiter", None)
+    route = request.scope.get("route")
+    if limiter is None or route is None:
+        return
+    item = limiter.limit_for(request.method, getattr(route, "path", ""))
+    if item is None:
+        return
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer":
+        return
+    try:
+        user = decode_token(token).user
+    except InvalidToken:
+        return
+    route_key = f"{request.method} {route.path}"
+    retry_after = await limiter.acquire(item, route_key, user)
+    if retry_after is not None:
+        raise RateLimited(
+            f"too many requests to {route_key}: limit {item}", retry_after_s=retry_after
+        )

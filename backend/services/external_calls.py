@@ -1,0 +1,64 @@
+"""Calls to external services behind the shared rate limiter and circuit breaker.
+
+    with external_call("smtp"):
+        mailer.send(message)
+
+Over the service's limit, or while its breaker is open, the block does not run:
+`CallDeferred` says when to try again, and TrackedTask re-publishes the task for then without
+using an attempt. An exception inside the block counts as a failure of the service.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from backend.services.circuit_breaker import breaker_for
+from backend.services.rate_limiter import worker_rate_limiter
+
+# Deferred tasks that learned the same "slot frees at t" would all come back at t and all but
+# a few be sent back again; a spread of up to this share of the wait (at least 50 ms) keeps
+# the herd small while the first of them still lands on the freed slot.
+_SPREAD = 0.5
+
+
+class CallDeferred(Exception):
+    """The external call may not happen now; try again in `delay_s` seconds."""
+
+    def __init__(self, reason: str, delay_s: float) -> None:
+        super().__init__(f"{reason}, retry in {delay_s:.2f}s")
+        self.reason = reason
+        self.delay_s = delay_s
+
+
+def spread(delay_s: float, deferrals: int) -> float:
+    """The delay plus jitter that grows with how often this task was already sent back."""
+    width = max(0.05, delay_s * _SPREAD) * min(1 + deferrals, 10)
+    return round(delay_s + random.uniform(0, width), 3)
+
+
+def take_rate_limit(service: str, key: str | None = None) -> None:
+    refusal = worker_rate_limiter().acquire(service, key)
+    if refusal is not None:
+        raise CallDeferred(f"rate limit {refusal.limit}", refusal.retry_after_s)
+
+
+@contextmanager
+def external_call(service: str, key: str | None = None) -> Iterator[None]:
+    """Run the block as one call to `service`, if its limit and its breaker let it."""
+    # The limit first: a probe token taken and then refused a slot would hold the half-open
+    # breaker shut until the token timed out.
+    take_rate_limit(service, key)
+    breaker = breaker_for(service)
+    permit = breaker.allow() if breaker is not None else None
+    if permit is not None and not permit.allowed:
+        raise CallDeferred(f"breaker {service} {permit.state}", permit.retry_after_s)
+    try:
+        yield
+    except Exception:
+        if breaker is not None and permit is not None:
+            breaker.record_failure(permit)
+        raise
+    if breaker is not None and permit is not None:
+        breaker.record_success(permit)
