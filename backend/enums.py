@@ -27,13 +27,6 @@ class Priority(StrEnum):
         """
         return _BROKER_PRIORITY[self]
 
-    @classmethod
-    def from_broker_value(cls, value: int) -> Priority:
-        for member, number in _BROKER_PRIORITY.items():
-            if number >= value:
-                return member
-        return cls.LOW
-
 
 _BROKER_PRIORITY = {Priority.CRITICAL: 0, Priority.HIGH: 3, Priority.NORMAL: 6, Priority.LOW: 9}
 PRIORITY_STEPS = sorted(_BROKER_PRIORITY.values())

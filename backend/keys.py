@@ -65,10 +65,6 @@ class Keys:
         """Pub/sub channel of one task's live events."""
         return f"{self.prefix}events:task:{task_id}"
 
-    @property
-    def events_all(self) -> str:
-        return f"{self.prefix}events:all"
-
     def breaker(self, service: str) -> str:
         return f"{self.prefix}breaker:{service}"
 
@@ -93,10 +89,6 @@ class Keys:
 
     def broker_queues(self, queue: str) -> list[str]:
         return [self.broker_queue(queue, step) for step in PRIORITY_STEPS]
-
-    @property
-    def broker_unacked(self) -> str:
-        return f"{self.prefix}unacked"
 
 
 keys = Keys(settings.key_prefix)

@@ -57,8 +57,3 @@ def session_scope() -> Iterator[Session]:
 def ping() -> None:
     with get_engine().connect() as conn:
         conn.execute(text("SELECT 1"))
-
-
-def reset_engines() -> None:
-    get_engine.cache_clear()
-    _factory.cache_clear()

@@ -34,8 +34,3 @@ def new_async_redis(url: str | None = None) -> aioredis.Redis:
         decode_responses=True,
         max_connections=64,
     )
-
-
-def reset_clients() -> None:
-    """Forget cached clients (tests that point the settings at another Redis)."""
-    get_redis.cache_clear()
