@@ -118,6 +118,16 @@ TASK_SPECS: dict[str, TaskSpec] = {
             submit_roles=_OPS,
         ),
         TaskSpec(
+            # Re-queues tasks whose worker died mid-run (see backend/services/reaper.py).
+            "maintenance.reap_lost_tasks",
+            QueueName.MAINTENANCE,
+            RetryPolicy(max_attempts=1),
+            soft_time_limit_s=20,
+            time_limit_s=30,
+            default_priority=Priority.HIGH,
+            submit_roles=_OPS,
+        ),
+        TaskSpec(
             "maintenance.purge_expired",
             QueueName.MAINTENANCE,
             RetryPolicy(max_attempts=3, backoff_base_s=60, backoff_cap_s=900),
@@ -221,6 +231,10 @@ celery_app.conf.update(
             "schedule": crontab(minute="17"),
         },
         "canary-ping": {"task": "maintenance.ping", "schedule": 60.0},
+        "reap-lost-tasks": {
+            "task": "maintenance.reap_lost_tasks",
+            "schedule": settings.reaper_interval_s,
+        },
         "daily-operations-report": {
             "task": "reports.generate_operations_report",
             "schedule": crontab(hour="6", minute="0"),

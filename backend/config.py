@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     visibility_timeout_s: int = 3600
     worker_heartbeat_s: float = 5.0
     worker_heartbeat_ttl_s: float = 15.0
+    # How often the reaper looks for tasks whose worker died mid-run; recovery takes at most
+    # about WORKER_HEARTBEAT_TTL_S + REAPER_INTERVAL_S instead of the visibility timeout.
+    reaper_interval_s: float = 10.0
     # Scale overrides: retry policy and time limits per task name, e.g.
     # TASK_POLICY_OVERRIDES='{"triage.classify_case": {"max_attempts": 5}}'
     task_policy_overrides: dict[str, dict[str, float]] = {}

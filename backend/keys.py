@@ -90,5 +90,14 @@ class Keys:
     def broker_queues(self, queue: str) -> list[str]:
         return [self.broker_queue(queue, step) for step in PRIORITY_STEPS]
 
+    @property
+    def broker_unacked(self) -> str:
+        """kombu's hash of delivered, not yet acknowledged messages (delivery tag -> message)."""
+        return f"{self.prefix}unacked"
+
+    @property
+    def broker_unacked_index(self) -> str:
+        return f"{self.prefix}unacked_index"
+
 
 keys = Keys(settings.key_prefix)

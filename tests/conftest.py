@@ -99,10 +99,11 @@ class WorkerProcess:
         concurrency: int = 2,
         pool: str = "prefork",
         env: dict[str, str] | None = None,
+        hostname: str | None = None,
     ) -> None:
         from backend.devtools.commands import worker_command
 
-        self.hostname = f"test-{uuid.uuid4().hex[:8]}@localhost"
+        self.hostname = hostname or f"test-{uuid.uuid4().hex[:8]}@localhost"
         self.log = Path(_state["tmp"]) / f"{self.hostname}.log"
         self.cmd = worker_command(
             queues=queues, concurrency=concurrency, pool=pool, hostname=self.hostname,
@@ -141,6 +142,12 @@ class WorkerProcess:
         assert self.proc is not None
         return [c.pid for c in psutil.Process(self.proc.pid).children(recursive=True)]
 
+    def kill(self) -> None:
+        """SIGKILL the whole worker (main process and pool children), as a crash would."""
+        assert self.proc is not None
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
     def stop(self) -> None:
         if self.proc is None or self.proc.poll() is not None:
             return
@@ -161,8 +168,9 @@ def worker_factory() -> Iterator[Any]:
         concurrency: int = 2,
         start: bool = True,
         env: dict[str, str] | None = None,
+        hostname: str | None = None,
     ) -> WorkerProcess:
-        worker = WorkerProcess(queues, concurrency, env=env)
+        worker = WorkerProcess(queues, concurrency, env=env, hostname=hostname)
         started.append(worker)
         return worker.start() if start else worker
 

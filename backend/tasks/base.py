@@ -11,8 +11,10 @@ from __future__ import annotations
 import json
 import os
 import random
+import socket
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any, TypeVar
@@ -52,6 +54,12 @@ def status_manager() -> TaskStatusManager:
 
 
 @lru_cache(maxsize=1)
+def worker_instance() -> str:
+    """This worker process's identity: unique even across restarts under one hostname."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+@lru_cache(maxsize=1)
 def task_service() -> CeleryTaskService:
     """For tasks that enqueue follow-ups (same idempotency and tracking as the API's)."""
     return CeleryTaskService(get_redis())
@@ -86,6 +94,7 @@ class TrackedTask(Task):  # type: ignore[misc]
                 "queue": delivery.get("routing_key") or "",
                 "max_attempts": str(spec_for(self.name).retry.max_attempts),
                 "received_at": getattr(req, "received_at", None),
+                "worker_instance": getattr(req, "worker_instance", None),
             },
         )
         if outcome.outcome == "final":
@@ -226,6 +235,9 @@ def _on_received(request: Any = None, **_: Any) -> None:
     # time rides in the request Celery hands to the pool, and the child records RECEIVED and
     # STARTED together in its one "started" round trip.
     request.request_dict["received_at"] = now_ms()
+    # Which process holds it: the reaper tells a dead worker from one restarted under the
+    # same hostname by this, not by the hostname.
+    request.request_dict["worker_instance"] = worker_instance()
 
 
 @task_revoked.connect
@@ -266,6 +278,7 @@ def _start_heartbeat(sender: Any = None, **_: Any) -> None:
         "concurrency": controller.concurrency,
         "pool": type(controller.pool).__module__.rsplit(".", 1)[-1],
         "started_at": time.time(),
+        "instance": worker_instance(),
     }
     _heartbeat = _Heartbeat(sender.hostname, info)
     _heartbeat.start()
