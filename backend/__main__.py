@@ -1,4 +1,4 @@
-"""Command line: `python -m backend token|migrate|dead-letter ...`."""
+"""Command line: `python -m backend token|migrate|dead-letter|batch ...`."""
 
 from __future__ import annotations
 
@@ -28,6 +28,11 @@ def main(argv: list[str] | None = None) -> int:
     replay_all.add_argument("--queue")
     replay_all.add_argument("--reason", choices=["failed", "unknown_task", "undecodable"])
     dead_sub.add_parser("discard", help="discard one entry").add_argument("task_id")
+    batch = sub.add_parser("batch", help="submit a file of cases for triage and follow it")
+    batch_sub = batch.add_subparsers(dest="action", required=True)
+    from backend.batch_cli import add_arguments, submit_command
+
+    add_arguments(batch_sub.add_parser("submit", help="submit a JSONL/JSON/CSV file of cases"))
     args = parser.parse_args(argv)
 
     if args.command == "token":
@@ -42,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "dead-letter":
         return _dead_letter(args)
+    if args.command == "batch":
+        return submit_command(args)
     return 2
 
 

@@ -12,6 +12,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from backend.config import settings
@@ -40,6 +41,7 @@ from backend.routes import (
 from backend.routes.deps import Unauthenticated
 from backend.routes.rate_limit import limit_submissions
 from backend.services.celery_task_service import AsyncCeleryTaskService, CeleryTaskService
+from backend.services.outbox import Outbox, OutboxRelay, accepted_record
 from backend.services.rate_limiter import ApiRateLimiter
 from backend.services.redis_client import get_redis, new_async_redis
 from backend.services.task_status_manager import AsyncTaskStatusReader
@@ -187,15 +189,24 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.redis = redis
     app.state.task_service = service
     app.state.async_task_service = AsyncCeleryTaskService(redis, service)
-    app.state.status_reader = AsyncTaskStatusReader(redis)
+    outbox = Outbox(service)
+    app.state.outbox = outbox
+    app.state.status_reader = AsyncTaskStatusReader(redis, fallback=_outbox_status)
     app.state.api_rate_limiter = ApiRateLimiter.from_settings()
     collector = TaskPlatformCollector(service.status)
     REGISTRY.register(collector)
+    relay = OutboxRelay(outbox).start()
     try:
         yield
     finally:
+        relay.stop()
         REGISTRY.unregister(collector)
         await redis.aclose()
+
+
+async def _outbox_status(task_id: str) -> dict[str, Any] | None:
+    entry = await run_in_threadpool(Outbox.get, task_id)
+    return accepted_record(entry) if entry is not None else None
 
 
 def create_app() -> FastAPI:

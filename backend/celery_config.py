@@ -73,7 +73,8 @@ class TaskSpec:
     # Who may submit it through the generic POST /api/tasks (domain routes enqueue their own).
     submit_roles: frozenset[Role] = frozenset({Role.OPERATOR, Role.ADMIN})
     # Shared rate limits (settings.rate_limits) taken before each run; over one, the task is
-    # deferred until a slot frees. Calls that need a key use TrackedTask.external in the body.
+    # deferred until a slot frees. Calls that need a key use `external_call(service, key=...)`
+    # in the body (backend/services/external_calls.py).
     rate_limits: tuple[str, ...] = ()
 
 
@@ -109,6 +110,17 @@ TASK_SPECS: dict[str, TaskSpec] = {
             submit_roles=_OPS,
         ),
         TaskSpec(
+            # A batch's completion callback: POST to the requester's URL (backoff for a
+            # receiver that is down for a while; a 4xx answer fails it at once).
+            "notifications.send_webhook",
+            QueueName.NOTIFICATIONS,
+            RetryPolicy(max_attempts=6, backoff_base_s=5, backoff_cap_s=600),
+            soft_time_limit_s=30,
+            time_limit_s=60,
+            default_priority=Priority.HIGH,
+            submit_roles=_OPS,
+        ),
+        TaskSpec(
             "reports.generate_operations_report",
             QueueName.REPORTS,
             RetryPolicy(max_attempts=3, backoff_base_s=30, backoff_cap_s=600),
@@ -118,12 +130,22 @@ TASK_SPECS: dict[str, TaskSpec] = {
             submit_roles=_OPS,
         ),
         TaskSpec(
-            # Re-queues tasks whose worker died mid-run (see backend/services/reaper.py).
+            # A reaper pass on demand (see backend/services/reaper.py).
             "maintenance.reap_lost_tasks",
             QueueName.MAINTENANCE,
             RetryPolicy(max_attempts=1),
             soft_time_limit_s=20,
             time_limit_s=30,
+            default_priority=Priority.HIGH,
+            submit_roles=_OPS,
+        ),
+        TaskSpec(
+            # Publishes tasks accepted while Redis was down (see backend/services/outbox.py).
+            "maintenance.relay_outbox",
+            QueueName.MAINTENANCE,
+            RetryPolicy(max_attempts=1),
+            soft_time_limit_s=60,
+            time_limit_s=90,
             default_priority=Priority.HIGH,
             submit_roles=_OPS,
         ),
@@ -203,6 +225,9 @@ celery_app.conf.update(
     result_accept_content=["json"],
     task_acks_late=True,
     task_reject_on_worker_lost=True,
+    # How long the main process waits for a result from a pool child that died before it calls
+    # the job lost and re-queues it (default 10 s): part of the recovery time after a kill.
+    worker_lost_wait=2.0,
     task_acks_on_failure_or_timeout=True,
     worker_prefetch_multiplier=1,
     worker_disable_prefetch=True,
@@ -220,7 +245,7 @@ celery_app.conf.update(
     broker_transport="backend.tasks.transport:Transport" if settings.broker_is_redis else None,
     timezone="America/Sao_Paulo",
     enable_utc=True,
-    beat_scheduler="redbeat.RedBeatScheduler",
+    beat_scheduler="backend.tasks.scheduler:ResilientRedBeatScheduler",
     redbeat_redis_url=settings.redis_url,
     redbeat_key_prefix=f"{settings.key_prefix}redbeat:",
     redbeat_lock_timeout=settings.beat_lock_timeout_s,
@@ -231,10 +256,9 @@ celery_app.conf.update(
             "schedule": crontab(minute="17"),
         },
         "canary-ping": {"task": "maintenance.ping", "schedule": 60.0},
-        "reap-lost-tasks": {
-            "task": "maintenance.reap_lost_tasks",
-            "schedule": settings.reaper_interval_s,
-        },
+        # No reaper entry: every worker runs the reaper in a thread (backend/tasks/base.py).
+        # The API processes relay every second; this covers a deployment whose API is down.
+        "relay-outbox": {"task": "maintenance.relay_outbox", "schedule": 30.0},
         "daily-operations-report": {
             "task": "reports.generate_operations_report",
             "schedule": crontab(hour="6", minute="0"),

@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     database_url: str = f"sqlite:///{VAR_DIR / 'app.db'}"
     key_prefix: str = Field(default="ltq:", pattern=r"^[A-Za-z0-9_.-]{1,32}:$")
     redis_socket_timeout_s: float = 5.0
+    # Workers retry a Redis command this long while Redis is unreachable (a restart), instead
+    # of failing the task; the API never waits (it falls back to the outbox).
+    worker_redis_outage_retry_s: float = Field(default=30.0, ge=0)
 
     # --- API ------------------------------------------------------------------------------
     api_port: int = 8000
@@ -54,9 +57,14 @@ class Settings(BaseSettings):
     visibility_timeout_s: int = 3600
     worker_heartbeat_s: float = 5.0
     worker_heartbeat_ttl_s: float = 15.0
-    # How often the reaper looks for tasks whose worker died mid-run; recovery takes at most
-    # about WORKER_HEARTBEAT_TTL_S + REAPER_INTERVAL_S instead of the visibility timeout.
+    # How often each worker's reaper thread (±20 %) looks for messages of dead workers; recovery
+    # takes at most about WORKER_HEARTBEAT_TTL_S + REAPER_INTERVAL_S, not the visibility timeout.
     reaper_interval_s: float = 10.0
+    # The outbox relay (in each API process, and as a beat task) publishes tasks that were
+    # accepted while Redis was down; it leaves rows younger than the grace period to the
+    # request that staged them.
+    outbox_relay_interval_s: float = Field(default=1.0, gt=0)
+    outbox_relay_grace_s: float = Field(default=5.0, ge=0)
     # Scale overrides: retry policy and time limits per task name, e.g.
     # TASK_POLICY_OVERRIDES='{"triage.classify_case": {"max_attempts": 5}}'
     task_policy_overrides: dict[str, dict[str, float]] = {}
@@ -74,9 +82,6 @@ class Settings(BaseSettings):
     llm_model: str = "triage"
     llm_api_key: str | None = None
     llm_timeout_s: float = Field(default=20.0, gt=0)
-    # Consecutive failures that open the (per-process) breaker, and how long it stays open.
-    llm_breaker_fail_max: int = Field(default=3, ge=1)
-    llm_breaker_reset_s: float = Field(default=60.0, gt=0)
 
     # --- shared rate limits and circuit breakers (Redis; every worker and host) -----------
     # Calls per external service, e.g. '{"llm": "60/minute", "smtp": "10/second"}'; a task over
@@ -95,7 +100,11 @@ class Settings(BaseSettings):
     # Breakers per service: open after FAIL_MAX failures in a row, or when at least
     # MIN_CALLS calls in WINDOW_S failed in RATIO or more; half-open after COOLDOWN_S with
     # one probe. E.g. BREAKERS='{"smtp": {"fail_max": 5, "cooldown_s": 30}}'.
-    breakers: dict[str, dict[str, float]] = {"llm": {}, "smtp": {}}
+    # The LLM opens sooner and stays open longer: triage falls back to the rules meanwhile.
+    breakers: dict[str, dict[str, float]] = {
+        "llm": {"fail_max": 3, "cooldown_s": 60},
+        "smtp": {},
+    }
     breaker_fail_max: int = Field(default=5, ge=1)
     breaker_failure_ratio: float = Field(default=0.5, gt=0, le=1)
     breaker_min_calls: int = Field(default=20, ge=1)
@@ -103,6 +112,14 @@ class Settings(BaseSettings):
     breaker_cooldown_s: float = Field(default=30.0, gt=0)
     # A probe that never reports back (its worker died) frees the half-open slot after this.
     breaker_probe_timeout_s: float = Field(default=60.0, gt=0)
+
+    # --- batch completion webhooks -------------------------------------------------------
+    # HMAC-SHA256 key of the X-LTQ-Signature header on batch callbacks; without it the API
+    # refuses `callback_url`. Outside production a callback may target localhost or a private
+    # network; in production only if WEBHOOK_ALLOW_PRIVATE_HOSTS (SSRF guard).
+    webhook_secret: str | None = Field(default=None, min_length=32)
+    webhook_timeout_s: float = Field(default=10.0, gt=0, le=60)
+    webhook_allow_private_hosts: bool = False
 
     # --- e-mail ---------------------------------------------------------------------------
     smtp_host: str = "127.0.0.1"

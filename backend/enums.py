@@ -33,8 +33,12 @@ PRIORITY_STEPS = sorted(_BROKER_PRIORITY.values())
 
 
 class TaskState(StrEnum):
-    """Celery's state names. RECEIVED is recorded as history only, never as the state."""
+    """Celery's state names. RECEIVED is recorded as history only, never as the state.
 
+    ACCEPTED is ours: the task waits in the SQL outbox (Redis was down when it was submitted);
+    it is read from there and never stored in Redis."""
+
+    ACCEPTED = "ACCEPTED"
     PENDING = "PENDING"
     STARTED = "STARTED"
     PROGRESS = "PROGRESS"

@@ -11,6 +11,7 @@ PlatformError
  ├── NotFound
  │    ├── TaskNotFound
  │    ├── CaseNotFound
+ │    ├── BatchNotFound
  │    ├── ReportNotFound
  │    ├── DocumentNotFound
  │    └── DeadLetterNotFound
@@ -78,6 +79,13 @@ class CaseNotFound(NotFound):
 
     def __init__(self, case_id: str) -> None:
         super().__init__(f"case {case_id} not found")
+
+
+class BatchNotFound(NotFound):
+    code = "batch_not_found"
+
+    def __init__(self, batch_id: str) -> None:
+        super().__init__(f"batch {batch_id} not found")
 
 
 class ReportNotFound(NotFound):

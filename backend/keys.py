@@ -65,6 +65,14 @@ class Keys:
         """Pub/sub channel of one task's live events."""
         return f"{self.prefix}events:task:{task_id}"
 
+    def effect_claim(self, key: str) -> str:
+        """Short lock held while an external effect with this idempotency key runs."""
+        return f"{self.prefix}effect:{key}"
+
+    def events_batch(self, batch_id: str) -> str:
+        """Pub/sub channel of one batch's count changes."""
+        return f"{self.prefix}events:batch:{batch_id}"
+
     def breaker(self, service: str) -> str:
         return f"{self.prefix}breaker:{service}"
 

@@ -38,6 +38,7 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.update(
         ENVIRONMENT="test",
         JWT_SECRET="test-secret-0123456789-0123456789-abcdef",
+        WEBHOOK_SECRET="test-webhook-secret-0123456789-abcdef",
         REDIS_URL=server.url,
         DATABASE_URL=f"sqlite:///{tmp / 'test.db'}",
         KEY_PREFIX="ltqtest:",
@@ -238,6 +239,38 @@ def tokens() -> dict[str, str]:
 
 def auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+def read_sse(client: Any, path: str, token: str) -> list[tuple[str, dict[str, Any]]]:
+    """Every (event name, JSON data) of a Server-Sent Events stream, until the server ends it."""
+    import json
+
+    events: list[tuple[str, dict[str, Any]]] = []
+    name = ""
+    with client.stream("GET", path, headers=auth(token)) as r:
+        assert r.status_code == 200, r.read()
+        for line in r.iter_lines():
+            if line.startswith("event:"):
+                name = line.split(":", 1)[1].strip()
+            elif line.startswith("data:"):
+                events.append((name, json.loads(line.split(":", 1)[1])))
+    return events
+
+
+def triage_on_own_worker(
+    worker_factory: Any, redis_client: Any, case_id: str, env: dict[str, str]
+) -> dict[str, Any]:
+    """Triage one case on a worker of its own with `env`, on `reports` (a queue the shared
+    worker does not serve); returns the task's final status."""
+    from backend.services.celery_task_service import CeleryTaskService
+
+    own = worker_factory(["reports"], concurrency=1, env=env)
+    try:
+        service = CeleryTaskService(redis_client)
+        task_id = service.enqueue("triage.classify_case", [case_id], queue="reports")
+        return wait_for_state(service.status.get, task_id, {"SUCCESS", "FAILURE"})
+    finally:
+        own.stop()
 
 
 def wait_for_state(get: Any, task_id: str, states: set[str], timeout: float = 30) -> dict[str, Any]:

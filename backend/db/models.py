@@ -41,6 +41,9 @@ class Case(Base):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow
     )
+    # The batch the case was submitted in, and its position there (None for a single case).
+    batch_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
+    batch_index: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class Document(Base):
@@ -119,3 +122,48 @@ class DeadLetter(Base):
     )
     replayed_as: Mapped[str | None] = mapped_column(String(64), nullable=True)
     discarded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class OutboxEntry(Base):
+    """A task accepted in the same SQL transaction as its domain row, not yet on the broker.
+
+    Published right after the commit; whatever is left (Redis was down, the process died
+    in between) is published by the relay (backend/services/outbox.py). The task id is fixed
+    here, so publishing twice is refused by the enqueue script and never runs a task twice.
+    """
+
+    __tablename__ = "outbox"
+
+    task_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(128), index=True)
+    task_name: Mapped[str] = mapped_column(String(200))
+    # The TaskRequest's fields (backend/services/outbox.py: to_payload / from_payload).
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, index=True
+    )
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, index=True
+    )
+    last_error: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+
+class Batch(Base):
+    """Cases submitted together: counts of done and failed items, and who to tell at the end."""
+
+    __tablename__ = "batches"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=_uuid)
+    owner: Mapped[str] = mapped_column(String(128), index=True)
+    total: Mapped[int] = mapped_column(Integer)
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    # running | completed
+    status: Mapped[str] = mapped_column(String(20), default="running", index=True)
+    notify_email: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    callback_url: Mapped[str | None] = mapped_column(String(2000), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, index=True
+    )
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

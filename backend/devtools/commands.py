@@ -54,7 +54,7 @@ def worker_command(
 
 def beat_command() -> list[str]:
     """Celery beat with RedBeat, whose Redis lock lets several beats run with one active."""
-    return _celery("beat", "-S", "redbeat.RedBeatScheduler", "-l", "INFO")
+    return _celery("beat", "-S", "backend.tasks.scheduler:ResilientRedBeatScheduler", "-l", "INFO")
 
 
 def flower_command(*, port: int, user: str, password: str) -> list[str]:

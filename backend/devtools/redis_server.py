@@ -161,9 +161,12 @@ class RedisServer:
         )
 
     def _server_pid(self) -> int | None:
+        """The pid of the Redis on our port once it serves commands (not while it still loads
+        its append-only file: then every command but INFO answers LOADING)."""
         client = _client(self.url, 0.5)
         try:
-            return int(client.info("server")["process_id"])
+            info = client.info()
+            return None if int(info.get("loading", 0)) else int(info["process_id"])
         except (redis.RedisError, OSError, KeyError, ValueError):
             return None
         finally:

@@ -15,7 +15,13 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from backend.domain.labels import AREA_LABELS, URGENCY_LABELS
 
-EMAIL_KINDS = ("triage_completed", "document_analysed", "report_ready", "task_failed")
+EMAIL_KINDS = (
+    "triage_completed",
+    "document_analysed",
+    "report_ready",
+    "task_failed",
+    "batch_completed",
+)
 
 _TEMPLATE_DIR = Path(__file__).resolve().parent / "templates" / "email"
 _SPACE_RE = re.compile(r"\s+")

@@ -40,13 +40,14 @@ def configure_logging(level: str = "INFO", *, json_output: bool = True) -> None:
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
-        _scrub_event,
     ]
+    # Tracebacks become text first, so that scrubbing sees them too.
+    finish: list[Any] = [structlog.processors.format_exc_info, _scrub_event]
     renderer: Any = (
         structlog.processors.JSONRenderer() if json_output else structlog.dev.ConsoleRenderer()
     )
     structlog.configure(
-        processors=[*shared, structlog.processors.format_exc_info, renderer],
+        processors=[*shared, *finish, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
         logger_factory=structlog.PrintLoggerFactory(sys.stderr),
         cache_logger_on_first_use=True,
@@ -57,6 +58,7 @@ def configure_logging(level: str = "INFO", *, json_output: bool = True) -> None:
         structlog.stdlib.ProcessorFormatter(
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                *finish,
                 renderer,
             ],
             foreign_pre_chain=shared,

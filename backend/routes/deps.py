@@ -11,6 +11,7 @@ from backend.enums import Role
 from backend.errors import Forbidden, PlatformError
 from backend.security.auth import InvalidToken, Principal, decode_token
 from backend.services.celery_task_service import AsyncCeleryTaskService, CeleryTaskService
+from backend.services.outbox import Outbox
 from backend.services.task_status_manager import AsyncTaskStatusReader, TaskStatusManager
 from backend.services.triage_service import TriageService
 
@@ -24,8 +25,14 @@ class Unauthenticated(PlatformError):
 
 
 async def current_principal(
+    request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
+    # On a rate-limited route, `limit_submissions` (an app-wide dependency, so it runs first)
+    # already decoded this request's token: one JWT decode per request.
+    decoded: Principal | None = getattr(request.state, "principal", None)
+    if decoded is not None:
+        return decoded
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthenticated("missing bearer token")
     try:
@@ -69,6 +76,10 @@ async def _reader(request: Request) -> AsyncTaskStatusReader:
     return request.app.state.status_reader  # type: ignore[no-any-return]
 
 
+async def _outbox(request: Request) -> Outbox:
+    return request.app.state.outbox  # type: ignore[no-any-return]
+
+
 async def _triage_service(request: Request) -> TriageService:
     return TriageService(request.app.state.task_service)
 
@@ -78,3 +89,4 @@ AsyncTaskServiceDep = Annotated[AsyncCeleryTaskService, Depends(_async_task_serv
 StatusDep = Annotated[TaskStatusManager, Depends(_status)]
 ReaderDep = Annotated[AsyncTaskStatusReader, Depends(_reader)]
 TriageServiceDep = Annotated[TriageService, Depends(_triage_service)]
+OutboxDep = Annotated[Outbox, Depends(_outbox)]

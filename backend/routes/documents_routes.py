@@ -30,6 +30,8 @@ DocumentId = Annotated[str, Path(max_length=64)]
 class DocumentAccepted(BaseModel):
     document_id: str
     task_id: str
+    # False: accepted while the broker was down; published by the outbox relay once it is back.
+    queued: bool
     status_url: str
     task_url: str
     stream_url: str
@@ -68,6 +70,7 @@ def upload_document(
     return DocumentAccepted(
         document_id=submitted.document_id,
         task_id=submitted.task_id,
+        queued=submitted.queued,
         status_url=f"{UPLOAD_PATH}/{submitted.document_id}",
         task_url=f"/api/tasks/{submitted.task_id}",
         stream_url=f"/api/tasks/{submitted.task_id}/stream",

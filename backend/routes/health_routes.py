@@ -1,4 +1,8 @@
-"""/health (the process is up) and /ready (Redis, database and at least one live worker)."""
+"""/health (the process is up) and /ready (Redis, database, live workers, the outbox).
+
+/ready answers 200 `ready` when everything works; 200 `degraded` when the API still accepts
+work but it waits (Redis is down: submissions go to the outbox; or no worker is alive); 503
+`unavailable` when the database is down (nothing can be accepted)."""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from backend.db.session import ping as db_ping
+from backend.services.outbox import Outbox
 
 router = APIRouter(tags=["health"])
 
@@ -36,8 +41,14 @@ async def ready(request: Request) -> JSONResponse:
         checks["workers"] = len(workers)
     else:
         checks["workers"] = 0
-    ok = checks["redis"] == "ok" and checks["database"] == "ok" and checks["workers"] > 0
+    if checks["database"] == "ok":
+        checks["outbox"] = await run_in_threadpool(Outbox.backlog)
+    if checks["database"] != "ok":
+        status = "unavailable"
+    elif checks["redis"] == "ok" and checks["workers"] > 0:
+        status = "ready"
+    else:
+        status = "degraded"
     return JSONResponse(
-        {"status": "ready" if ok else "unavailable", "checks": checks},
-        status_code=200 if ok else 503,
+        {"status": status, "checks": checks}, status_code=503 if status == "unavailable" else 200
     )

@@ -10,8 +10,12 @@ from __future__ import annotations
 from fastapi import Request
 
 from backend.errors import RateLimited
+from backend.observability.logging import get_logger
 from backend.security.auth import InvalidToken, decode_token
+from backend.services.celery_task_service import REDIS_DOWN
 from backend.services.rate_limiter import ApiRateLimiter
+
+log = get_logger(__name__)
 
 
 async def limit_submissions(request: Request) -> None:
@@ -26,11 +30,18 @@ async def limit_submissions(request: Request) -> None:
     if scheme.lower() != "bearer":
         return
     try:
-        user = decode_token(token).user
+        principal = decode_token(token)
     except InvalidToken:
         return
+    # The route's `current_principal` takes it from here instead of decoding the JWT again.
+    request.state.principal = principal
     route_key = f"{request.method} {route.path}"
-    retry_after = await limiter.acquire(item, route_key, user)
+    try:
+        retry_after = await limiter.acquire(item, route_key, principal.user)
+    except REDIS_DOWN:
+        # Fail open: while Redis is down submissions go to the outbox, unlimited.
+        log.warning("api_rate_limit_unavailable", route=route_key)
+        return
     if retry_after is not None:
         raise RateLimited(
             f"too many requests to {route_key}: limit {item}", retry_after_s=retry_after

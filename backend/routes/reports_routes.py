@@ -39,6 +39,8 @@ class ReportCreate(BaseModel):
 class ReportAccepted(BaseModel):
     report_id: str
     task_id: str
+    # False: accepted while the broker was down; published by the outbox relay once it is back.
+    queued: bool
     status_url: str
 
 
@@ -74,7 +76,7 @@ def request_report(
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> ReportAccepted:
     """Queue an operations report of the last `period_hours` hours, as CSV or HTML."""
-    report, task_id = report_service.request_report(
+    report, queued = report_service.request_report(
         service,
         owner=principal.user,
         period_hours=body.period_hours,
@@ -82,7 +84,10 @@ def request_report(
         idempotency_key=idempotency_key,
     )
     return ReportAccepted(
-        report_id=report.id, task_id=task_id, status_url=f"/api/reports/{report.id}"
+        report_id=report.id,
+        task_id=str(report.task_id),
+        queued=queued,
+        status_url=f"/api/reports/{report.id}",
     )
 
 

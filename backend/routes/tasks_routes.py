@@ -17,11 +17,19 @@ from starlette.concurrency import run_in_threadpool
 
 from backend.celery_config import TASK_SPECS
 from backend.enums import QueueName, TaskState
-from backend.errors import Forbidden, InvalidRequest, TaskNotFound, UnknownQueue, UnknownTask
+from backend.errors import (
+    Forbidden,
+    InvalidRequest,
+    ServiceUnavailable,
+    TaskNotFound,
+    UnknownQueue,
+    UnknownTask,
+)
 from backend.routes.deps import (
     AsyncTaskServiceDep,
     CurrentUser,
     Operator,
+    OutboxDep,
     ReaderDep,
     StatusDep,
     TaskServiceDep,
@@ -31,6 +39,7 @@ from backend.security.auth import Principal
 from backend.services import dead_letter
 from backend.services.celery_task_service import TaskRequest
 from backend.services.dead_letter import DeadLetterFilter
+from backend.services.outbox import Outbox
 from backend.services.task_status_manager import TaskFilter
 
 router = APIRouter(prefix="/api/tasks", tags=["tasks"])
@@ -53,6 +62,9 @@ class TaskCreate(BaseModel):
 class TaskAccepted(BaseModel):
     task_id: str
     created: bool
+    # False: accepted while the broker was down, kept in the outbox and published once it is
+    # back (the task's state reads ACCEPTED until then).
+    queued: bool = True
     status_url: str
     stream_url: str
 
@@ -94,10 +106,11 @@ class CancelOut(BaseModel):
     state: str
 
 
-def accepted(task_id: str, created: bool) -> TaskAccepted:
+def accepted(task_id: str, created: bool, *, queued: bool = True) -> TaskAccepted:
     return TaskAccepted(
         task_id=task_id,
         created=created,
+        queued=queued,
         status_url=f"/api/tasks/{task_id}",
         stream_url=f"/api/tasks/{task_id}/stream",
     )
@@ -115,29 +128,37 @@ async def submit_task(
     body: TaskCreate,
     principal: CurrentUser,
     service: AsyncTaskServiceDep,
+    outbox: OutboxDep,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> TaskAccepted:
-    """Enqueue a task by name. `Idempotency-Key` makes a repeated request return the first task."""
+    """Enqueue a task by name. `Idempotency-Key` makes a repeated request return the first task.
+
+    While Redis is down the task is kept in the outbox and published once Redis is back:
+    202 with `queued: false`."""
     spec = TASK_SPECS.get(body.name)
     if spec is None:
         raise UnknownTask(f"unknown task {body.name!r}")
     if principal.role not in spec.submit_roles:
         raise Forbidden(f"role {principal.role.value} may not submit {body.name}")
-    result = await service.submit(
-        TaskRequest(
-            task_name=body.name,
-            args=body.args,
-            kwargs=body.kwargs,
-            priority=body.priority,
-            queue=body.queue,
-            countdown=body.countdown,
-            retry_policy=body.retry_policy,
-            owner=principal.user,
-            correlation_id=body.correlation_id,
-            idempotency_key=idempotency_key,
-            metadata=body.metadata,
-        )
+    req = TaskRequest(
+        task_name=body.name,
+        args=body.args,
+        kwargs=body.kwargs,
+        priority=body.priority,
+        queue=body.queue,
+        countdown=body.countdown,
+        retry_policy=body.retry_policy,
+        owner=principal.user,
+        correlation_id=body.correlation_id,
+        idempotency_key=idempotency_key,
+        metadata=body.metadata,
     )
+    try:
+        result = await service.submit(req)
+    except ServiceUnavailable:
+        # Redis is down: keep the task in the SQL outbox; the relay publishes it later.
+        [task_id], queued = await run_in_threadpool(outbox.stage_and_publish, [req])
+        return accepted(task_id, True, queued=queued)
     return accepted(result.task_id, result.created)
 
 
@@ -172,8 +193,11 @@ async def list_tasks(
 
 @router.get("/stats")
 async def task_stats(_: Operator, status_manager: StatusDep) -> dict[str, Any]:
-    """Per queue: depth and oldest wait; per task: counts, success rate, p50/p95/p99; workers."""
-    return await run_in_threadpool(status_manager.stats)
+    """Per queue: depth and oldest wait; per task: counts, success rate, p50/p95/p99; workers;
+    the outbox (tasks accepted while Redis was down, not yet published)."""
+    stats: dict[str, Any] = await run_in_threadpool(status_manager.stats)
+    stats["outbox"] = await run_in_threadpool(Outbox.backlog)
+    return stats
 
 
 @router.get("/queue/{queue_name}")

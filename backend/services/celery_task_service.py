@@ -61,6 +61,9 @@ class TaskRequest:
     idempotency_key: str | None = None
     metadata: Mapping[str, Any] | None = None
     retry_of: str | None = None
+    # Fixed by the caller when the task is staged in the SQL outbox before it is published:
+    # publishing it again then finds the record and creates nothing.
+    task_id: str | None = None
 
 
 def row_task(task_name: str, row_id: str, *, owner: str, key: str) -> TaskRequest:
@@ -168,7 +171,7 @@ def validate(req: TaskRequest) -> Validated:
 def build(v: Validated, key_space: Keys = keys, *, publish: bool = True) -> Prepared:
     """The create-script call for a validated request: new task id, message, record fields."""
     req, queue, priority, eta = v.request, v.queue, v.priority, v.eta
-    task_id = str(uuid.uuid4())
+    task_id = req.task_id or str(uuid.uuid4())
     created = now_ms()
     message = (
         build_message(
@@ -239,18 +242,21 @@ def build(v: Validated, key_space: Keys = keys, *, publish: bool = True) -> Prep
 
 
 def _result(raw: Sequence[Any]) -> EnqueueResult:
+    """[status, task_id] from the create script: 1 created, 0 an idempotency hit (the id is the
+    existing task's), -1 the record exists already. Ids are fresh uuid4s or fixed by the
+    outbox, so -1 is this very task, created by an earlier try: a call retried after its reply
+    was lost, or an outbox row published again after a crash."""
     status, task_id = int(raw[0]), str(raw[1])
-    if status == -1:
-        raise Conflict(f"task id {task_id} already exists")
     return EnqueueResult(task_id=task_id, created=status == 1)
 
 
 def _bulk_ids(raw: Sequence[Any]) -> list[str]:
     """Task ids from the bulk create reply [status, id, status, id, ...]."""
-    out = []
-    for i in range(0, len(raw), 2):
-        out.append(_result((raw[i], raw[i + 1])).task_id)
-    return out
+    return [_result((raw[i], raw[i + 1])).task_id for i in range(0, len(raw), 2)]
+
+
+# What a Redis that is down or unreachable raises: the caller gets ServiceUnavailable.
+REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError)
 
 
 class CeleryTaskService:
@@ -291,7 +297,7 @@ class CeleryTaskService:
         prepared = prepare(req, self.keys, publish=self._direct)
         try:
             result = _result(self._create(keys=prepared.script_keys, args=prepared.script_args))
-        except redis.ConnectionError as exc:
+        except REDIS_DOWN as exc:
             raise ServiceUnavailable("task store unavailable; nothing was enqueued") from exc
         if result.created and not self._direct:
             self._publish_with_celery(prepared)
@@ -307,8 +313,11 @@ class CeleryTaskService:
         validated = [validate(r) for r in requests]
         ids: list[str] = []
         built: list[Prepared] = []
-        sha = self.redis.script_load(self._create.script)  # also reloads after a Redis restart
-        conn = self.redis.connection_pool.get_connection()
+        try:
+            sha = self.redis.script_load(self._create.script)  # also reloads after a restart
+            conn = self.redis.connection_pool.get_connection()
+        except REDIS_DOWN as exc:
+            raise ServiceUnavailable("task store unavailable; nothing was enqueued") from exc
         try:
             in_flight = False
             for start in range(0, len(validated), chunk):
@@ -326,7 +335,7 @@ class CeleryTaskService:
                 built.extend(batch)
             if in_flight:
                 ids.extend(_bulk_ids(conn.read_response()))
-        except redis.ConnectionError as exc:
+        except REDIS_DOWN as exc:
             conn.disconnect()  # type: ignore[no-untyped-call]
             raise ServiceUnavailable(
                 f"task store unavailable after {len(ids)} of {len(validated)} tasks were enqueued"
@@ -434,6 +443,6 @@ class AsyncCeleryTaskService:
         prepared = prepare(req, self.sync.keys)
         try:
             raw = await self._create(keys=prepared.script_keys, args=prepared.script_args)
-        except (redis.ConnectionError, aioredis.ConnectionError) as exc:
+        except REDIS_DOWN as exc:
             raise ServiceUnavailable("task store unavailable; nothing was enqueued") from exc
         return _result(raw)

@@ -2,14 +2,15 @@
 
 Closed → open after `fail_max` failures in a row, or when at least `min_calls` calls in the
 current window failed in `failure_ratio` or more; open → half-open after `cooldown_s`, when
-exactly one caller wins the probe token (SET NX); the probe's success closes it, its failure
-opens it again. Each decision or record is one Lua call; each state change is published on
+exactly one caller wins the probe token (SET NX, expiring after `probe_timeout_s` so that a
+probe whose worker died frees the slot); the probe's success closes it, its failure opens it
+again. Each decision or record is one Lua call; each state change is published on
 `<prefix>events:breakers` and appended to the audit stream `<prefix>audit:breakers`.
 
 Why not pybreaker: its Redis storage shares the counters but not the decisions. Every
 process reads, increments and compares in Python (two callers can both trip or both probe),
 half-open lets through one call per process rather than one in all, and it has no failure
-ratio. The per-process pybreaker stays where sharing does not matter.
+ratio.
 """
 
 from __future__ import annotations
@@ -61,6 +62,8 @@ class Permit:
     state: BreakerState
     retry_after_s: float
     token: str
+    # The one call let through while half-open: its verdict closes or re-opens the breaker.
+    probe: bool = False
 
 
 class CircuitBreaker:
@@ -100,13 +103,18 @@ class CircuitBreaker:
         """Ask before calling; a denied caller should come back after `retry_after_s`."""
         token = uuid.uuid4().hex
         decision, state, retry_after_s = self._run("allow", token)
-        return Permit(decision != "deny", state, retry_after_s, token)
+        return Permit(decision != "deny", state, retry_after_s, token, probe=decision == "probe")
 
     def record_success(self, permit: Permit) -> None:
         self._run("success", permit.token)
 
     def record_failure(self, permit: Permit) -> None:
         self._run("failure", permit.token)
+
+    def release(self, permit: Permit) -> None:
+        """Give back a probe that will not call, so the next caller may probe at once."""
+        if permit.probe:
+            self._run("release", permit.token)
 
 
 def breaker_for(service: str) -> CircuitBreaker | None:

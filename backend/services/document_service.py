@@ -1,8 +1,9 @@
 """Accepting document uploads for analysis and reading them back.
 
 An upload is checked completely (size, real type from its bytes, the case) before anything
-is kept; then the file, the row and the task are created, and if any step fails the ones
-before it are undone, so nothing half-done stays.
+is kept; then the file is stored, and the row and its task's outbox row are committed together
+(if that fails the file is removed again, so nothing half-done stays). The task is published
+after the commit, or by the outbox relay while Redis is down.
 """
 
 from __future__ import annotations
@@ -10,8 +11,6 @@ from __future__ import annotations
 import hashlib
 import uuid
 from dataclasses import dataclass
-
-from sqlalchemy import delete, update
 
 from backend.config import settings
 from backend.db.models import Case, Document
@@ -27,6 +26,7 @@ from backend.errors import (
 from backend.security.auth import Principal
 from backend.services import document_store
 from backend.services.celery_task_service import CeleryTaskService, row_task
+from backend.services.outbox import Outbox, stage
 
 ANALYSE_TASK = "documents.analyse_document"
 
@@ -35,11 +35,13 @@ ANALYSE_TASK = "documents.analyse_document"
 class SubmittedDocument:
     document_id: str
     task_id: str
+    queued: bool  # False: Redis was down; the outbox relay publishes the task later
 
 
 class DocumentService:
     def __init__(self, tasks: CeleryTaskService) -> None:
         self.tasks = tasks
+        self.outbox = Outbox(tasks)
 
     def submit(
         self, *, principal: Principal, case_id: str, filename: str | None, data: bytes
@@ -64,7 +66,11 @@ class DocumentService:
         document_id = str(uuid.uuid4())
         document_store.save(document_id, data)
         try:
+            # The row and its task's outbox row commit together: no document without a task.
             with session_scope() as session:
+                [staged] = stage(
+                    session, [row_task(ANALYSE_TASK, document_id, owner=owner, key="analyse")]
+                )
                 session.add(
                     Document(
                         id=document_id,
@@ -76,24 +82,14 @@ class DocumentService:
                         storage_path=document_store.storage_name(document_id),
                         sha256=hashlib.sha256(data).hexdigest(),
                         status="pending",
+                        task_id=staged.task_id,
                     )
                 )
-            task_id = self.tasks.submit(
-                row_task(ANALYSE_TASK, document_id, owner=owner, key="analyse")
-            ).task_id
         except BaseException:
-            self._forget(document_id)
+            document_store.delete(document_id)
             raise
-        with session_scope() as session:
-            session.execute(
-                update(Document).where(Document.id == document_id).values(task_id=task_id)
-            )
-        return SubmittedDocument(document_id, task_id)
-
-    def _forget(self, document_id: str) -> None:
-        with session_scope() as session:
-            session.execute(delete(Document).where(Document.id == document_id))
-        document_store.delete(document_id)
+        queued = self.outbox.publish([staged])
+        return SubmittedDocument(document_id, str(staged.task_id), queued)
 
     def get(self, *, principal: Principal, document_id: str) -> Document:
         """A document its caller may see; anyone else's answers as missing."""

@@ -5,7 +5,9 @@
 
 Over the service's limit, or while its breaker is open, the block does not run:
 `CallDeferred` says when to try again, and TrackedTask re-publishes the task for then without
-using an attempt. An exception inside the block counts as a failure of the service.
+using an attempt. A caller with a fallback catches `BreakerOpen` (a `CallDeferred`) and uses it
+instead (the LLM triage engine falls back to the rules). An exception inside the block counts
+as a failure of the service.
 """
 
 from __future__ import annotations
@@ -32,6 +34,10 @@ class CallDeferred(Exception):
         self.delay_s = delay_s
 
 
+class BreakerOpen(CallDeferred):
+    """The service's breaker refuses the call: open, or half-open with its one probe out."""
+
+
 def spread(delay_s: float, deferrals: int) -> float:
     """The delay plus jitter that grows with how often this task was already sent back."""
     width = max(0.05, delay_s * _SPREAD) * min(1 + deferrals, 10)
@@ -46,19 +52,25 @@ def take_rate_limit(service: str, key: str | None = None) -> None:
 
 @contextmanager
 def external_call(service: str, key: str | None = None) -> Iterator[None]:
-    """Run the block as one call to `service`, if its limit and its breaker let it."""
-    # The limit first: a probe token taken and then refused a slot would hold the half-open
-    # breaker shut until the token timed out.
-    take_rate_limit(service, key)
+    """Run the block as one call to `service`, if its breaker and its limit let it."""
     breaker = breaker_for(service)
-    permit = breaker.allow() if breaker is not None else None
-    if permit is not None and not permit.allowed:
-        raise CallDeferred(f"breaker {service} {permit.state}", permit.retry_after_s)
+    if breaker is None:
+        take_rate_limit(service, key)
+        yield
+        return
+    # The breaker first: calls refused by an open breaker (or sent to their fallback) must not
+    # use up the slots of the rate limit. A probe then refused a slot gives its token back.
+    permit = breaker.allow()
+    if not permit.allowed:
+        raise BreakerOpen(f"breaker {service} {permit.state}", permit.retry_after_s)
+    try:
+        take_rate_limit(service, key)
+    except CallDeferred:
+        breaker.release(permit)
+        raise
     try:
         yield
     except Exception:
-        if breaker is not None and permit is not None:
-            breaker.record_failure(permit)
+        breaker.record_failure(permit)
         raise
-    if breaker is not None and permit is not None:
-        breaker.record_success(permit)
+    breaker.record_success(permit)

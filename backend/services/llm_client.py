@@ -1,22 +1,24 @@
-"""An OpenAI-compatible chat-completions client with a timeout and a circuit breaker.
+"""An OpenAI-compatible chat-completions client with a timeout, behind the shared "llm" rate
+limit and circuit breaker (`external_call`, state in Redis: one breaker for every worker).
 
-The breaker (pybreaker) counts transport failures, timeouts and non-2xx answers; after
-`LLM_BREAKER_FAIL_MAX` in a row it opens for `LLM_BREAKER_RESET_S` and calls fail at once.
-It lives in this worker process only: a breaker shared by all workers through Redis comes
-with the shared circuit-breaker service (later issue). A well-formed HTTP answer with an
-unusable body is the model's fault, not the service's, and does not count.
+The breaker counts transport failures, timeouts and non-2xx answers; a well-formed HTTP answer
+with an unusable body is the model's fault, not the service's, and does not count. While the
+breaker is open no call is made and `LLMError("breaker_open")` says so at once, for the caller
+to fall back. Over the rate limit, `CallDeferred` goes up to TrackedTask, which sends the task
+back for when a slot frees (no attempt used).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import lru_cache
 from typing import Any, Literal
 
 import httpx
-import pybreaker
 
 from backend.config import settings
+from backend.services.external_calls import BreakerOpen, external_call
+
+LLM_SERVICE = "llm"
 
 FailureReason = Literal["timeout", "unavailable", "http_error", "breaker_open", "bad_response"]
 
@@ -35,23 +37,6 @@ class _HTTPStatusFailure(Exception):
         self.status_code = status_code
 
 
-def new_breaker(*, fail_max: int, reset_timeout_s: float) -> pybreaker.CircuitBreaker:
-    return pybreaker.CircuitBreaker(
-        fail_max=fail_max,
-        reset_timeout=reset_timeout_s,
-        name="llm",
-        # The call that trips the breaker reports its own error (a timeout stays a timeout).
-        throw_new_error_on_trip=False,
-    )
-
-
-@lru_cache(maxsize=1)
-def process_breaker() -> pybreaker.CircuitBreaker:
-    return new_breaker(
-        fail_max=settings.llm_breaker_fail_max, reset_timeout_s=settings.llm_breaker_reset_s
-    )
-
-
 class LLMClient:
     def __init__(
         self,
@@ -60,13 +45,11 @@ class LLMClient:
         model: str,
         api_key: str | None,
         timeout_s: float,
-        breaker: pybreaker.CircuitBreaker,
     ) -> None:
         self.url = f"{base_url.rstrip('/')}/chat/completions"
         self.model = model
         self.timeout = httpx.Timeout(timeout_s)
         self.headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self.breaker = breaker
 
     @classmethod
     def from_settings(cls) -> LLMClient:
@@ -75,7 +58,6 @@ class LLMClient:
             model=settings.llm_model,
             api_key=settings.llm_api_key,
             timeout_s=settings.llm_timeout_s,
-            breaker=process_breaker(),
         )
 
     def chat_json(self, messages: Sequence[dict[str, str]]) -> Any:
@@ -87,8 +69,9 @@ class LLMClient:
             "response_format": {"type": "json_object"},
         }
         try:
-            response: httpx.Response = self.breaker.call(self._post, body)
-        except pybreaker.CircuitBreakerError:
+            with external_call(LLM_SERVICE):
+                response = self._post(body)
+        except BreakerOpen:
             raise LLMError("breaker_open", "LLM circuit breaker is open") from None
         except httpx.TimeoutException:
             raise LLMError("timeout", f"LLM did not answer within {self.timeout.read}s") from None

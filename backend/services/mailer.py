@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import smtplib
 import ssl
 from email.message import EmailMessage
+from email.utils import parseaddr
 
 from backend.config import settings
 
@@ -13,8 +15,24 @@ class MailError(Exception):
     """The SMTP server refused or did not answer; the caller's retry policy decides what next."""
 
 
-def build_message(*, to: list[str], subject: str, text: str, html: str | None) -> EmailMessage:
+def message_id_for(key: str) -> str:
+    """The same Message-ID for every send under one idempotency key.
+
+    A task that crashes between a send and its ledger record sends again on redelivery
+    (backend/services/effects.py); with the same Message-ID the receiver can drop the copy.
+    The key is hashed so that nothing of it shows in the header.
+    """
+    digest = hashlib.sha256(key.encode()).hexdigest()[:40]
+    domain = parseaddr(settings.mail_from)[1].rpartition("@")[2] or "localhost"
+    return f"<{digest}@{domain}>"
+
+
+def build_message(
+    *, to: list[str], subject: str, text: str, html: str | None, message_id: str | None = None
+) -> EmailMessage:
     message = EmailMessage()
+    if message_id:
+        message["Message-ID"] = message_id
     message["From"] = settings.mail_from
     message["To"] = ", ".join(to)
     message["Subject"] = subject

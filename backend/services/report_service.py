@@ -6,15 +6,16 @@ The API calls `request_report`; the `reports.generate_operations_report` task ca
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from backend.config import settings
@@ -23,12 +24,19 @@ from backend.db.session import session_scope
 from backend.domain.reports import REPORT_FORMATS, OperationsReport, TaskSample, build_report
 from backend.enums import QueueName
 from backend.errors import InvalidRequest
-from backend.services.celery_task_service import CeleryTaskService, TaskRequest
+from backend.services.celery_task_service import (
+    CeleryTaskService,
+    TaskRequest,
+    check_idempotency_key,
+)
+from backend.services.outbox import Outbox, stage
 from backend.services.task_status_manager import TaskStatusManager
 
 TASK_NAME = "reports.generate_operations_report"
 MAX_PERIOD_HOURS = 720
 PENDING, READY = "pending", "ready"
+# Fixed namespace of report ids derived from idempotency keys; changing it breaks replays.
+_REPORT_NAMESPACE = uuid.UUID("0c7b5a52-8f0e-4d8e-9a49-5d1f6c2b3e07")
 _SAMPLE_FIELDS = ("name", "queue", "state", "wait_ms", "runtime_ms", "error_type")
 
 
@@ -55,58 +63,46 @@ def request_report(
     period_hours: int,
     report_format: str,
     idempotency_key: str | None = None,
-) -> tuple[Report, str]:
-    """Create the report row and enqueue its task; returns the row and the task id.
+) -> tuple[Report, bool]:
+    """Create the report row and its task; returns the row and whether the task is queued
+    (False: Redis is down and the outbox relay publishes it later).
 
-    The row is committed first, so the worker always finds it; if the enqueue fails, the row is
-    deleted again and nothing is left half-done. A repeated `idempotency_key` answers with the
-    report its first request created.
+    The row and the task's outbox row commit together, so the worker always finds the row and
+    a row never lacks its task. A repeated `idempotency_key` answers with the report its first
+    request created (the report id is derived from the user and the key).
     """
     validate(period_hours, report_format)
-    with session_scope() as session:
-        report = Report(
-            owner=owner, period_hours=period_hours, format=report_format, status=PENDING
-        )
-        session.add(report)
+    if idempotency_key is not None:
+        check_idempotency_key(idempotency_key)
+    report_id = (
+        str(uuid.uuid5(_REPORT_NAMESPACE, f"{owner}\n{idempotency_key}"))
+        if idempotency_key
+        else str(uuid.uuid4())
+    )
     try:
-        result = service.submit(
-            TaskRequest(
-                task_name=TASK_NAME,
-                args=[report.id],
-                owner=owner,
-                idempotency_key=f"report:{idempotency_key}" if idempotency_key else None,
-            )
-        )
-    except BaseException:
-        _delete(report.id)
-        raise
-    if not result.created:
-        _delete(report.id)
-        earlier = service.status.get_raw(result.task_id)
-        args = earlier.get("args") or "[]"
         with session_scope() as session:
-            first = session.get(Report, _first_arg(args))
-            if first is None:
-                raise InvalidRequest("idempotency key already used for a report that is gone")
-            return first, result.task_id
-    with session_scope() as session:
-        stored = session.get(Report, report.id)
-        if stored is not None:
-            stored.task_id = result.task_id
-            report = stored
-    return report, result.task_id
-
-
-def _first_arg(args_json: str) -> str:
-    args = json.loads(args_json)
-    return str(args[0]) if args else ""
-
-
-def _delete(report_id: str) -> None:
-    with session_scope() as session:
-        found = session.get(Report, report_id)
-        if found is not None:
-            session.delete(found)
+            earlier = session.get(Report, report_id)
+            if earlier is not None:
+                return earlier, Outbox.get(str(earlier.task_id)) is None
+            [staged] = stage(
+                session, [TaskRequest(task_name=TASK_NAME, args=[report_id], owner=owner)]
+            )
+            report = Report(
+                id=report_id,
+                owner=owner,
+                period_hours=period_hours,
+                format=report_format,
+                status=PENDING,
+                task_id=staged.task_id,
+            )
+            session.add(report)
+    except IntegrityError:  # a concurrent request with the same key won
+        with session_scope() as session:
+            first = session.get(Report, report_id)
+        if first is None:
+            raise
+        return first, Outbox.get(str(first.task_id)) is None
+    return report, Outbox(service).publish([staged])
 
 
 def claim(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +19,7 @@ import redis.asyncio as aioredis
 from backend.config import settings
 from backend.domain.stats import percentiles
 from backend.enums import PRIORITY_STEPS, Priority, QueueName
+from backend.errors import ServiceUnavailable
 from backend.keys import Keys, keys
 from backend.services.circuit_breaker import breaker_states
 from backend.services.task_records import (
@@ -318,19 +319,39 @@ class TaskStatusManager:
         return {"index_entries_removed": removed, "indexes_scanned": indexes}
 
 
-class AsyncTaskStatusReader:
-    """The API's non-blocking read of one task (its hottest read path)."""
+StatusFallback = Callable[[str], Awaitable[dict[str, Any] | None]]
 
-    def __init__(self, client: aioredis.Redis, key_space: Keys = keys) -> None:
+
+class AsyncTaskStatusReader:
+    """The API's non-blocking read of one task (its hottest read path).
+
+    A task that Redis does not know (or while Redis is down) is looked up in `fallback`: the
+    outbox, where a task accepted while Redis was down waits to be published."""
+
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        key_space: Keys = keys,
+        fallback: StatusFallback | None = None,
+    ) -> None:
         self.redis = client
         self.keys = key_space
+        self.fallback = fallback
 
     async def get(self, task_id: str) -> dict[str, Any] | None:
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.hgetall(self.keys.task(task_id))
-            pipe.lrange(self.keys.history(task_id), 0, -1)
-            record, history = await pipe.execute()
-        return to_status(record, history) if record else None
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.hgetall(self.keys.task(task_id))
+                pipe.lrange(self.keys.history(task_id), 0, -1)
+                record, history = await pipe.execute()
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            found = await self.fallback(task_id) if self.fallback else None
+            if found is None:
+                raise ServiceUnavailable("task store unavailable") from exc
+            return found
+        if record:
+            return to_status(record, history)
+        return await self.fallback(task_id) if self.fallback else None
 
 
 def _message_task_id(raw_message: str) -> str | None:

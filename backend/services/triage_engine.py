@@ -1,7 +1,9 @@
 """Which engine triages a case: the rules (default) or an LLM that falls back to the rules.
 
 The result's `engine` names the engine that answered; after a fallback it is the rules engine
-and `fallback_reason` says why the LLM's answer was not used (e.g. `llm_timeout`).
+and `fallback_reason` says why the LLM's answer was not used (e.g. `llm_timeout`). The LLM's
+shared breaker being open is one such reason: no call is made. Only its shared rate limit
+defers the task (`CallDeferred`), since a slot frees within the limit's window.
 """
 
 from __future__ import annotations
@@ -33,7 +35,9 @@ def classify_with_llm(client: LLMClient, title: str, description: str) -> Triage
 def triage(
     title: str, description: str, *, engine: Engine, client: LLMClient | None = None
 ) -> dict[str, JsonValue]:
-    """Triage with the chosen engine; the LLM engine never fails, it falls back to the rules."""
+    """Triage with the chosen engine; the LLM engine never fails, it falls back to the rules.
+
+    Raises CallDeferred when the LLM's rate limit has no slot now."""
     fallback_reason: str | None = None
     if engine == "llm":
         try:

@@ -2,9 +2,10 @@
 
 Idempotency without duplicates under concurrency: with an `Idempotency-Key` the case id is
 derived from (user, key[, position in a batch]), so a repeated or concurrent request finds the
-same row (the primary key refuses a second one). The task is enqueued with the idempotency key
-`triage:{case_id}`, which the enqueue script resolves atomically, so requests that all find
-the case without a task yet still enqueue exactly one.
+same row (the primary key refuses a second one). The case row is written with its task id and
+the task's outbox row in one transaction, so a case never exists without its task, and a
+request that finds the case returns its task. The task is published after the commit, or by the
+outbox relay when Redis is down (backend/services/outbox.py).
 """
 
 from __future__ import annotations
@@ -13,17 +14,20 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
-from backend.db.models import Case
+from backend.db.models import Batch, Case, OutboxEntry
 from backend.db.session import session_scope
 from backend.errors import Conflict
 from backend.services.celery_task_service import (
     CeleryTaskService,
+    TaskRequest,
     check_idempotency_key,
     row_task,
 )
+from backend.services.outbox import Outbox, stage
 
 TRIAGE_TASK = "triage.classify_case"
 # Fixed namespace of the case ids derived from idempotency keys; changing it breaks replays.
@@ -43,6 +47,17 @@ class SubmittedCase:
     case_id: str
     task_id: str
     created: bool  # False: the idempotency key named a case submitted before
+    # False: accepted while Redis was down; the outbox relay publishes it once Redis is back.
+    queued: bool = True
+
+
+@dataclass(frozen=True)
+class _Claimed:
+    task_ids: dict[str, str]  # every wanted case's triage task
+    inserted: set[str]  # cases created by this request
+    staged: list[TaskRequest]  # tasks staged by this request, to publish after the commit
+    staging: set[str]  # the cases of those tasks
+    waiting: set[str]  # earlier cases whose task is still in the outbox
 
 
 def case_id_for(owner: str, idempotency_key: str, position: int | None = None) -> str:
@@ -63,6 +78,7 @@ def _matches(case: Case, owner: str, draft: CaseDraft) -> bool:
 class TriageService:
     def __init__(self, tasks: CeleryTaskService) -> None:
         self.tasks = tasks
+        self.outbox = Outbox(tasks)
 
     def submit(
         self,
@@ -70,11 +86,14 @@ class TriageService:
         owner: str,
         drafts: Sequence[tuple[int | None, CaseDraft]],
         idempotency_key: str | None,
+        batch: Batch | None = None,
     ) -> list[SubmittedCase]:
-        """Create the cases and enqueue their triage (one round trip for all of them).
+        """Create the cases and their triage tasks (one transaction, one Redis round trip).
 
         `drafts` pairs each case with its position in a batch (None for a single case);
-        the position keeps the derived ids of a replayed batch stable.
+        the position keeps the derived ids of a replayed batch stable. The cases, their
+        outbox rows and `batch` (if new) are committed together; the tasks are published
+        after the commit, or by the outbox relay if Redis is down (`queued` False).
         """
         if idempotency_key is not None:
             check_idempotency_key(idempotency_key)
@@ -83,80 +102,95 @@ class TriageService:
                 case_id_for(owner, idempotency_key, position)
                 if idempotency_key
                 else str(uuid.uuid4()),
+                position,
                 draft,
             )
             for position, draft in drafts
         ]
-        task_ids, inserted = self._claim(owner, wanted)
-        pending = [case_id for case_id, task_id in task_ids.items() if task_id is None]
-        try:
-            enqueued = self.tasks.enqueue_many(
-                [row_task(TRIAGE_TASK, case_id, owner=owner, key="triage") for case_id in pending]
-            )
-        except Exception:
-            self._forget(inserted)
-            raise
-        with session_scope() as session:
-            for case_id, task_id in zip(pending, enqueued, strict=True):
-                session.execute(
-                    update(Case)
-                    .where(Case.id == case_id, Case.task_id.is_(None))
-                    .values(task_id=task_id)
-                )
-                task_ids[case_id] = task_id
+        claimed = self._claim(owner, wanted, batch)
+        queued = self.outbox.publish(claimed.staged)
         return [
-            SubmittedCase(case_id, str(task_ids[case_id]), case_id in inserted)
-            for case_id, _ in wanted
+            SubmittedCase(
+                case_id,
+                claimed.task_ids[case_id],
+                case_id in claimed.inserted,
+                queued=(queued if case_id in claimed.staging else case_id not in claimed.waiting),
+            )
+            for case_id, _, _ in wanted
         ]
 
     def _claim(
-        self, owner: str, wanted: Sequence[tuple[str, CaseDraft]]
-    ) -> tuple[dict[str, str | None], set[str]]:
-        """Insert the cases that do not exist yet; returns every case's task id (None when it
-        has none yet) and the ids inserted here. A concurrent insert of the same id is seen
-        on the next attempt."""
-        ids = [case_id for case_id, _ in wanted]
+        self, owner: str, wanted: Sequence[tuple[str, int | None, CaseDraft]], batch: Batch | None
+    ) -> _Claimed:
+        """Insert the cases that do not exist yet with their staged tasks. A concurrent
+        insert of the same id is seen on the next attempt."""
+        ids = [case_id for case_id, _, _ in wanted]
         for attempt in range(_CLAIM_ATTEMPTS):
             try:
                 with session_scope() as session:
-                    found = {
-                        case.id: case
-                        for case in session.scalars(select(Case).where(Case.id.in_(ids)))
-                    }
-                    for case_id, draft in wanted:
-                        case = found.get(case_id)
-                        if case is not None and not _matches(case, owner, draft):
-                            raise Conflict("Idempotency-Key was already used for another case")
-                    new = [
-                        Case(
-                            id=case_id,
-                            owner=owner,
-                            title=draft.title,
-                            description=draft.description,
-                            client_email=draft.client_email,
-                        )
-                        for case_id, draft in wanted
-                        if case_id not in found
-                    ]
-                    session.add_all(new)
-                return (
-                    {
-                        case_id: found[case_id].task_id if case_id in found else None
-                        for case_id in ids
-                    },
-                    {case.id for case in new},
-                )
+                    return self._claim_in(session, owner, wanted, ids, batch)
             except IntegrityError:
                 if attempt == _CLAIM_ATTEMPTS - 1:
                     raise
         raise AssertionError("unreachable")
 
-    def _forget(self, case_ids: set[str]) -> None:
-        """Undo the inserts of a request whose enqueue failed: nothing half-done stays."""
-        if not case_ids:
-            return
-        with session_scope() as session:
-            session.execute(delete(Case).where(Case.id.in_(case_ids), Case.task_id.is_(None)))
+    def _claim_in(
+        self,
+        session: Session,
+        owner: str,
+        wanted: Sequence[tuple[str, int | None, CaseDraft]],
+        ids: Sequence[str],
+        batch: Batch | None,
+    ) -> _Claimed:
+        found = {case.id: case for case in session.scalars(select(Case).where(Case.id.in_(ids)))}
+        for case_id, _, draft in wanted:
+            case = found.get(case_id)
+            if case is not None and not _matches(case, owner, draft):
+                raise Conflict("Idempotency-Key was already used for another case")
+        if batch is not None and session.get(Batch, batch.id) is None:
+            session.add(batch)
+        # New cases, and (from before the outbox) cases that never got a task.
+        needing = [
+            case_id for case_id in ids if found.get(case_id) is None or not found[case_id].task_id
+        ]
+        staged = stage(
+            session,
+            [row_task(TRIAGE_TASK, case_id, owner=owner, key="triage") for case_id in needing],
+        )
+        task_ids = {case_id: str(req.task_id) for case_id, req in zip(needing, staged, strict=True)}
+        new = []
+        for case_id, position, draft in wanted:
+            case = found.get(case_id)
+            if case is not None:
+                if case_id in task_ids:
+                    case.task_id = task_ids[case_id]
+                else:
+                    task_ids[case_id] = str(case.task_id)
+                continue
+            new.append(
+                Case(
+                    id=case_id,
+                    owner=owner,
+                    title=draft.title,
+                    description=draft.description,
+                    client_email=draft.client_email,
+                    task_id=task_ids[case_id],
+                    batch_id=batch.id if batch is not None else None,
+                    batch_index=position if batch is not None else None,
+                )
+            )
+        session.add_all(new)
+        earlier = [task_ids[case_id] for case_id in found if case_id not in needing]
+        waiting = set(
+            session.scalars(select(OutboxEntry.task_id).where(OutboxEntry.task_id.in_(earlier)))
+        )
+        return _Claimed(
+            task_ids=task_ids,
+            inserted={case.id for case in new},
+            staged=staged,
+            staging=set(needing),
+            waiting={case_id for case_id in found if task_ids[case_id] in waiting},
+        )
 
     def get_case(self, case_id: str) -> Case | None:
         with session_scope() as session:

@@ -3,7 +3,8 @@
 Status transitions (one Redis round trip each), history, progress, retries with exponential
 backoff and jitter from the task's policy, time limits from its spec, and the guard that keeps
 a cancelled or already-finished task from running again when the broker redelivers it.
-Worker-level signals (message received, revoked) and the worker heartbeat live here too.
+Worker-level signals (message received, revoked) and the main process's heartbeat and reaper
+threads live here too.
 """
 
 from __future__ import annotations
@@ -25,17 +26,20 @@ from celery.signals import (
     setup_logging,
     task_received,
     task_revoked,
+    worker_init,
     worker_ready,
     worker_shutdown,
 )
 
 from backend.celery_config import NON_RETRYABLE, celery_app, spec_for
 from backend.config import settings
+from backend.enums import TaskState
 from backend.observability.logging import configure_logging, get_logger, scrub
 from backend.services import dead_letter
 from backend.services.celery_task_service import CeleryTaskService
 from backend.services.external_calls import CallDeferred, spread, take_rate_limit
-from backend.services.redis_client import get_redis
+from backend.services.reaper import Reaper
+from backend.services.redis_client import get_redis, retry_through_outages
 from backend.services.task_records import now_ms
 from backend.services.task_status_manager import TaskStatusManager
 
@@ -77,6 +81,9 @@ class TrackedTask(Task):  # type: ignore[misc]
     max_retries = None
     ignore_result = True
     typing = False
+    # Settles the task's domain row once the task failed for good or was cancelled (a case
+    # becomes `failed`), called with the task's arguments; set through tracked_task.
+    on_final_failure: Callable[..., None] | None = None
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         req = self.request
@@ -100,6 +107,8 @@ class TrackedTask(Task):  # type: ignore[misc]
         if outcome.outcome == "final":
             # Cancelled while queued, or finished before a redelivery: never run again.
             log.info("task_skipped", task=self.name, task_id=req.id, state=outcome.state)
+            if outcome.state is TaskState.REVOKED:
+                self._settle_final_failure(args, kwargs)
             raise Ignore()
         policy = spec_for(self.name).retry.merged(outcome.policy)
         if outcome.attempts > policy.max_attempts:
@@ -111,6 +120,7 @@ class TrackedTask(Task):  # type: ignore[misc]
                 fields={"error_type": "WorkerLostError", "error_message": "worker lost"},
             )
             self._dead_letter(req.id, "WorkerLostError", "worker lost", None, args, kwargs)
+            self._settle_final_failure(args, kwargs)
             raise Ignore()
         try:
             for service in spec_for(self.name).rate_limits:
@@ -164,7 +174,17 @@ class TrackedTask(Task):  # type: ignore[misc]
         self._dead_letter(
             task_id, error["error_type"], error["error_message"], traceback, args, kwargs
         )
+        self._settle_final_failure(args, kwargs)
         self._alert_operators(task_id)
+
+    def _settle_final_failure(self, args: Any, kwargs: Any) -> None:
+        """Run the task's on_final_failure (logs, never raises: the failure is recorded)."""
+        if self.on_final_failure is None:
+            return
+        try:
+            self.on_final_failure(*(args or ()), **(kwargs or {}))
+        except Exception as exc:
+            log.warning("final_failure_hook_failed", task=self.name, error=type(exc).__name__)
 
     def _dead_letter(
         self,
@@ -209,7 +229,9 @@ class TrackedTask(Task):  # type: ignore[misc]
             raise TaskCancelled(f"task {task_id} was cancelled")
 
 
-def tracked_task(name: str) -> Callable[[F], Any]:
+def tracked_task(
+    name: str, *, on_final_failure: Callable[..., None] | None = None
+) -> Callable[[F], Any]:
     """Register a function as a TrackedTask named `name`, with its spec's time limits."""
     spec = spec_for(name)
     return celery_app.task(  # type: ignore[no-any-return]
@@ -218,6 +240,7 @@ def tracked_task(name: str) -> Callable[[F], Any]:
         bind=True,
         soft_time_limit=spec.soft_time_limit_s,
         time_limit=spec.time_limit_s,
+        on_final_failure=staticmethod(on_final_failure) if on_final_failure else None,
     )
 
 
@@ -229,6 +252,14 @@ def _configure_worker_logging(**_: Any) -> None:
     configure_logging(settings.log_level, json_output=settings.log_json)
 
 
+@worker_init.connect
+def _ride_out_redis_outages(**_: Any) -> None:
+    # In the main process before the pool forks, so every child inherits it.
+    retry_through_outages(settings.worker_redis_outage_retry_s)
+    status_manager.cache_clear()
+    task_service.cache_clear()
+
+
 @task_received.connect
 def _on_received(request: Any = None, **_: Any) -> None:
     # The worker's main process dispatches every message: no Redis call here. The receipt
@@ -238,38 +269,83 @@ def _on_received(request: Any = None, **_: Any) -> None:
     # Which process holds it: the reaper tells a dead worker from one restarted under the
     # same hostname by this, not by the hostname.
     request.request_dict["worker_instance"] = worker_instance()
+    if request.eta is not None:
+        _record_hold(request)
+
+
+def _record_hold(request: Any) -> None:
+    """A message with an ETA waits here, unacknowledged, until due (a countdown, a deferral):
+    no child will record who holds it, so this does, for the reaper to give it back if this
+    process dies. The main process's one Redis call per message, for these only."""
+    try:
+        reaper().record_hold(request.id, worker_instance(), request.message.delivery_tag)
+    except Exception as exc:  # Redis down: the visibility timeout still restores it
+        log.warning("hold_not_recorded", task_id=request.id, error=type(exc).__name__)
 
 
 @task_revoked.connect
 def _on_revoked(
-    request: Any = None, terminated: bool = False, expired: bool = False, **_: Any
+    sender: Any = None,
+    request: Any = None,
+    terminated: bool = False,
+    expired: bool = False,
+    **_: Any,
 ) -> None:
     reason = "terminated" if terminated else "expired" if expired else "revoked"
     status_manager().transition(request.id, "revoked", detail=f"{reason} on {request.hostname}")
+    if isinstance(sender, TrackedTask):
+        sender._settle_final_failure(request.args, request.kwargs)
 
 
-class _Heartbeat(threading.Thread):
-    def __init__(self, hostname: str, info: dict[str, Any]) -> None:
-        super().__init__(name="heartbeat", daemon=True)
-        self.hostname = hostname
-        self.info = info
+class _Periodic(threading.Thread):
+    """A daemon thread of the worker's main process: `action` now, then every `interval()`
+    seconds until stopped. A failing pass (Redis down) is logged and the next one runs."""
+
+    def __init__(self, name: str, action: Callable[[], None], interval: Callable[[], float]):
+        super().__init__(name=name, daemon=True)
+        self.action = action
+        self.interval = interval
         self.stopped = threading.Event()
 
     def run(self) -> None:
         while not self.stopped.is_set():
             try:
-                status_manager().heartbeat(self.hostname, self.info)
-            except Exception as exc:  # Redis down: keep beating once it is back
-                log.warning("heartbeat_failed", error=type(exc).__name__)
-            self.stopped.wait(settings.worker_heartbeat_s)
+                self.action()
+            except Exception as exc:
+                log.warning(f"{self.name}_failed", error=type(exc).__name__)
+            self.stopped.wait(self.interval())
 
 
-_heartbeat: _Heartbeat | None = None
+@lru_cache(maxsize=1)
+def reaper() -> Reaper:
+    return Reaper(get_redis())
+
+
+def _reap() -> None:
+    """One reaper pass from this worker: recovery needs only some worker alive, not beat nor a
+    free slot on a queue (backend/services/reaper.py; passes of several workers are safe)."""
+    result = reaper().reap()
+    if result["requeued"]:
+        log.info(
+            "lost_tasks_requeued",
+            count=len(result["requeued"]),
+            held=len(result["requeued_held"]),
+            task_ids=result["requeued"][:20],
+        )
+
+
+def _reaper_interval() -> float:
+    # Jitter keeps the workers' passes apart instead of in lockstep after a common restart.
+    return settings.reaper_interval_s * random.uniform(0.8, 1.2)
+
+
+_threads: list[_Periodic] = []
+_hostname: str | None = None
 
 
 @worker_ready.connect
-def _start_heartbeat(sender: Any = None, **_: Any) -> None:
-    global _heartbeat
+def _start_worker_threads(sender: Any = None, **_: Any) -> None:
+    global _hostname
     controller = sender.controller
     queues = sorted(q.name for q in sender.task_consumer.queues) if sender.task_consumer else []
     info = {
@@ -280,15 +356,25 @@ def _start_heartbeat(sender: Any = None, **_: Any) -> None:
         "started_at": time.time(),
         "instance": worker_instance(),
     }
-    _heartbeat = _Heartbeat(sender.hostname, info)
-    _heartbeat.start()
+    _hostname = hostname = sender.hostname
+    _threads[:] = [
+        _Periodic(
+            "heartbeat",
+            lambda: status_manager().heartbeat(hostname, info),
+            lambda: settings.worker_heartbeat_s,
+        ),
+        _Periodic("reaper", _reap, _reaper_interval),
+    ]
+    for thread in _threads:
+        thread.start()
 
 
 @worker_shutdown.connect
-def _stop_heartbeat(**_: Any) -> None:
-    if _heartbeat is not None:
-        _heartbeat.stopped.set()
+def _stop_worker_threads(**_: Any) -> None:
+    for thread in _threads:
+        thread.stopped.set()
+    if _hostname is not None:
         try:
-            status_manager().forget_worker(_heartbeat.hostname)
+            status_manager().forget_worker(_hostname)
         except Exception as exc:
             log.warning("worker_forget_failed", error=type(exc).__name__)

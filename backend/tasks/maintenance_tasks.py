@@ -8,9 +8,10 @@ from typing import Any
 from backend.celery_config import celery_app
 from backend.config import settings
 from backend.services import retention
+from backend.services.outbox import Outbox
 from backend.services.reaper import Reaper
 from backend.services.redis_client import get_redis
-from backend.tasks.base import TrackedTask, status_manager, tracked_task
+from backend.tasks.base import TrackedTask, status_manager, task_service, tracked_task
 
 
 @tracked_task("maintenance.purge_expired")
@@ -23,9 +24,16 @@ def purge_expired(self: TrackedTask) -> dict[str, Any]:
 
 @tracked_task("maintenance.reap_lost_tasks")
 def reap_lost_tasks(self: TrackedTask) -> dict[str, Any]:
-    """Re-queue tasks whose worker died mid-run (beat runs this every REAPER_INTERVAL_S)."""
-    # A delivery younger than one heartbeat period may not have been started yet.
-    return Reaper(get_redis()).reap(grace_s=2 * settings.worker_heartbeat_s)
+    """Re-queue the messages of dead workers now, on demand (ops, tests). Not scheduled: every
+    worker's main process already runs this pass every REAPER_INTERVAL_S, without waiting
+    behind a queue's backlog or for beat."""
+    return Reaper(get_redis()).reap()
+
+
+@tracked_task("maintenance.relay_outbox")
+def relay_outbox(self: TrackedTask) -> dict[str, Any]:
+    """Publish what the outbox still holds (accepted while Redis was down)."""
+    return {"published": Outbox(task_service()).drain(grace_s=settings.outbox_relay_grace_s)}
 
 
 @tracked_task("maintenance.ping")

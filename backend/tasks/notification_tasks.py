@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
+import httpx
 
 from backend.celery_config import PermanentTaskError
 from backend.config import settings
-from backend.db.models import Case, Document, Report, SentNotification
+from backend.db.models import Batch, Case, Document, Report
 from backend.db.session import session_scope
 from backend.domain.notifications import render_email
-from backend.services import mailer
+from backend.services import batch_service, effects, mailer
 from backend.services.external_calls import external_call
 from backend.tasks.base import TrackedTask, status_manager, tracked_task
 
@@ -48,6 +48,17 @@ def _recipients_and_context(kind: str, subject_id: str) -> tuple[list[str], dict
                 "doc_type": document.analysis.get("doc_type"),
                 "link": f"{base}/api/documents/{document.id}",
             }
+        if kind == "batch_completed":
+            batch = session.get(Batch, subject_id)
+            if batch is None or batch.status != "completed":
+                raise PermanentTaskError(f"batch {subject_id} is not completed")
+            return [batch.notify_email] if batch.notify_email else [], {
+                "batch_id": batch.id,
+                "total": batch.total,
+                "done": batch.done,
+                "failed": batch.failed,
+                "link": f"{base}/api/triage/batch/{batch.id}",
+            }
         if kind == "report_ready":
             report = session.get(Report, subject_id)
             if report is None or report.status != "ready":
@@ -75,21 +86,61 @@ def _recipients_and_context(kind: str, subject_id: str) -> tuple[list[str], dict
 @tracked_task("notifications.send_email")
 def send_email(self: TrackedTask, kind: str, subject_id: str) -> dict[str, Any]:
     key = f"{kind}:{subject_id}"
-    with session_scope() as session:
-        if session.get(SentNotification, key) is not None:
-            return {"kind": kind, "sent": False, "reason": "already sent"}
+    already_sent = {"kind": kind, "sent": False, "reason": "already sent"}
+    # Checked first so a redelivery neither loads nor renders anything; once_external checks
+    # again, under its claim, right before the send.
+    if effects.completed(key):
+        return already_sent
     to, context = _recipients_and_context(kind, subject_id)
     if not to:
         return {"kind": kind, "sent": False, "reason": "no recipient"}
     rendered = render_email(kind, context)
     message = mailer.build_message(
-        to=to, subject=rendered.subject, text=rendered.text, html=rendered.html
+        to=to,
+        subject=rendered.subject,
+        text=rendered.text,
+        html=rendered.html,
+        message_id=mailer.message_id_for(key),
     )
-    with external_call("smtp"):
-        mailer.send(message)
-    try:
-        with session_scope() as session:
-            session.add(SentNotification(key=key, kind=kind))
-    except IntegrityError:
-        pass  # a concurrent duplicate recorded it first
+
+    def deliver() -> None:
+        with external_call("smtp"):
+            mailer.send(message)
+
+    if not effects.once_external(key, kind, deliver).ran:
+        return already_sent
     return {"kind": kind, "sent": True, "recipients": len(to)}
+
+
+@tracked_task("notifications.send_webhook")
+def send_webhook(self: TrackedTask, batch_id: str) -> dict[str, Any]:
+    """POST a batch's completion, signed, to its callback URL: once per batch (the receiver
+    can drop the rare duplicate by the X-LTQ-Delivery header)."""
+    key = f"webhook:batch_completed:{batch_id}"
+    already_sent = {"kind": "batch_completed", "sent": False, "reason": "already sent"}
+    if effects.completed(key):
+        return already_sent
+    try:
+        callback = batch_service.completion_callback(batch_id)
+    except batch_service.CallbackRefused as exc:
+        raise PermanentTaskError(str(exc)) from exc
+
+    def deliver() -> int:
+        with external_call("webhook", callback.host):
+            response = httpx.post(
+                callback.url,
+                content=callback.body,
+                headers=callback.headers,
+                timeout=settings.webhook_timeout_s,
+                follow_redirects=False,
+            )
+            if not batch_service.refusal_is_final(response.status_code):
+                response.raise_for_status()  # 5xx, 408, 429: the service failed, retried
+        if batch_service.refusal_is_final(response.status_code):
+            raise PermanentTaskError(f"callback refused with HTTP {response.status_code}")
+        return response.status_code
+
+    outcome = effects.once_external(key, "webhook", deliver)
+    if not outcome.ran:
+        return already_sent
+    return {"kind": "batch_completed", "sent": True, "status_code": outcome.value}

@@ -9,11 +9,17 @@ from backend.config import settings
 from backend.db.models import Case
 from backend.db.session import session_scope
 from backend.domain.triage import JsonValue, urgency_to_priority
+from backend.services import batch_service
 from backend.services.triage_engine import triage
 from backend.tasks.base import TrackedTask, task_service, tracked_task
 
 
-@tracked_task("triage.classify_case")
+def _case_failed(case_id: str) -> None:
+    """The triage failed for good or was cancelled: the case is `failed`, its batch recounted."""
+    batch_service.announce(batch_service.mark_case_failed(case_id), task_service())
+
+
+@tracked_task("triage.classify_case", on_final_failure=_case_failed)
 def classify_case(self: TrackedTask, case_id: str) -> dict[str, Any]:
     with session_scope() as session:
         case = session.get(Case, case_id)
@@ -37,8 +43,11 @@ def classify_case(self: TrackedTask, case_id: str) -> dict[str, Any]:
             case.area = str(result["area"])
             case.urgency = str(result["urgency"])
             case.status = "triaged"
+        # In the case's own transaction: a redelivery recounts the batch, never counts twice.
+        settled = batch_service.settle(session, case.batch_id) if case.batch_id else None
         summary = _summary(case)
         owner, has_email = case.owner, bool(case.client_email)
+    batch_service.announce(settled, task_service())
     if has_email:
         # After the commit, so the e-mail task always finds the triage. The idempotency key
         # makes a redelivery enqueue nothing new; SentNotification makes sending exactly-once.

@@ -116,3 +116,32 @@ def test_two_beats_run_each_entry_once_and_the_standby_takes_over(
         for beat in beats:
             if beat.proc.returncode not in (0, -signal.SIGKILL, -signal.SIGTERM):
                 print(beat.log.read_text()[-3000:])
+
+
+def test_beat_rides_out_a_redis_restart_and_keeps_its_schedule(
+    worker: Any, redis_client: Any, redis_server: Any, beat_env: dict[str, str], tmp_path: Path
+) -> None:
+    """RedBeat alone exits on the connection error; ours waits for Redis and goes on, still
+    the lock holder (an outage shorter than the lock timeout)."""
+    key = beat_env["TEST_BEAT_TICK_KEY"]
+    env = {**beat_env, "BEAT_LOCK_TIMEOUT_S": "30"}
+    beat = Beat(env, tmp_path / "beat.log")
+    try:
+        wait_for(lambda: ticks(redis_client, key), 30, "the first scheduled run")
+        redis_server.stop()
+        try:
+            time.sleep(3)  # several ticks fail meanwhile
+            assert beat.proc.poll() is None, beat.log.read_text()[-3000:]
+        finally:
+            redis_server.start()
+        back = time.time()
+        wait_for(
+            lambda: any(at > back for at, _ in ticks(redis_client, key)),
+            30,
+            "a scheduled run after Redis came back",
+        )
+        assert beat.proc.poll() is None
+        assert {pid for _, pid in ticks(redis_client, key)} == {beat.proc.pid}
+        assert "beat_redis_unavailable" in beat.log.read_text()
+    finally:
+        beat.stop()

@@ -17,8 +17,7 @@ from sqlalchemy.orm import Session
 
 from backend.db.migrate import upgrade
 from backend.db.models import Case
-from backend.services.celery_task_service import CeleryTaskService
-from tests.conftest import wait_for_state
+from tests.conftest import triage_on_own_worker
 
 SERVER_URL = os.environ.get("TEST_POSTGRES_URL")
 pytestmark = pytest.mark.skipif(not SERVER_URL, reason="TEST_POSTGRES_URL not set")
@@ -55,14 +54,8 @@ def test_migrations_and_triage_round_trip_on_postgres(
         session.add(case)
         session.flush()
         case_id = case.id
-    pg_worker = worker_factory(["reports"], concurrency=1, env={"DATABASE_URL": postgres_url})
-    try:
-        service = CeleryTaskService(redis_client)
-        # Routed to `reports`, which only the PostgreSQL worker serves.
-        task_id = service.enqueue("triage.classify_case", [case_id], queue="reports")
-        record = wait_for_state(service.status.get, task_id, {"SUCCESS", "FAILURE"})
-    finally:
-        pg_worker.stop()
+    env = {"DATABASE_URL": postgres_url}
+    record = triage_on_own_worker(worker_factory, redis_client, case_id, env)
     assert record["state"] == "SUCCESS", record
     with Session(engine) as session:
         stored = session.get(Case, case_id)

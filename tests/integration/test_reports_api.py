@@ -96,7 +96,8 @@ def test_requester_and_operators_see_it_others_get_404_then_it_downloads(
     r = post(app_client, tokens["alice"], {"period_hours": 24, "format": "csv"}, **key)
     assert r.status_code == 202, r.text
     accepted = r.json()
-    assert set(accepted) == {"report_id", "task_id", "status_url"}
+    assert set(accepted) == {"report_id", "task_id", "queued", "status_url"}
+    assert accepted["queued"] is True
     assert accepted["status_url"] == f"/api/reports/{accepted['report_id']}"
     # The same key again names the same report, and creates no other row.
     before = report_count()

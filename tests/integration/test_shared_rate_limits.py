@@ -97,3 +97,75 @@ def test_api_limits_each_user_per_route_with_429_and_retry_after(
         assert len(mine["items"]) == 3
     finally:
         state.api_rate_limiter = configured
+
+
+PER_KEY_LIMIT = 2
+PER_KEY_WINDOW_S = 5
+
+
+def test_per_key_limits_are_independent_and_defer_only_their_own_key(
+    service: CeleryTaskService, worker_factory: Any, redis_client: Any
+) -> None:
+    """Key A over its limit is deferred (no attempt used) while key B's tasks run at once."""
+    limit = f"{PER_KEY_LIMIT}/{PER_KEY_WINDOW_S} seconds"
+    env = {"RATE_LIMITS_PER_KEY": json.dumps({"testkeyed": limit})}
+    worker = worker_factory(["reports"], concurrency=2, env=env)
+    key = uuid.uuid4().hex
+    a_ids = service.enqueue_many(
+        [TaskRequest("testing.keyed_call", [key, "A"]) for _ in range(2 * PER_KEY_LIMIT)]
+    )
+    b_ids = service.enqueue_many(
+        [TaskRequest("testing.keyed_call", [key, "B"]) for _ in range(PER_KEY_LIMIT)]
+    )
+    try:
+        records = wait_all_finished(service, a_ids + b_ids, timeout=6 * PER_KEY_WINDOW_S)
+    finally:
+        worker.stop()
+    assert {r["state"] for r in records} == {"SUCCESS"}
+    assert {r["attempts"] for r in records} == {1}  # deferrals used no attempt
+
+    def deferrals(record: Any) -> list[str]:
+        return [h["detail"] for h in record["history"] if "deferred:" in h["detail"]]
+
+    a_records, b_records = records[: len(a_ids)], records[len(a_ids) :]
+    deferred_a = [r for r in a_records if deferrals(r)]
+    assert len(deferred_a) == len(a_ids) - PER_KEY_LIMIT
+    assert all("rate limit testkeyed:A" in d for r in deferred_a for d in deferrals(r))
+    assert not [r for r in b_records if deferrals(r)], "B is not limited by A's use"
+    runs: dict[str, list[float]] = {"A": [], "B": []}
+    for entry in redis_client.lrange(f"test:{key}:runs", 0, -1):
+        limit_key, at = entry.split()
+        runs[limit_key].append(float(at))
+    a_runs, b_runs = sorted(runs["A"]), sorted(runs["B"])
+    assert (len(a_runs), len(b_runs)) == (len(a_ids), len(b_ids))
+    # B ran while A waited for its window; A's next calls came when its window had moved on
+    # (a stamp is taken after its slot, hence the small margin).
+    assert max(b_runs) < a_runs[PER_KEY_LIMIT]
+    assert a_runs[PER_KEY_LIMIT] - a_runs[0] >= PER_KEY_WINDOW_S - 0.5
+
+
+def test_rate_limited_route_decodes_the_token_once(
+    app_client: Any, tokens: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The limiter's decoded principal is the one the route uses: one JWT decode per request."""
+    from backend.routes import deps, rate_limit
+    from backend.security.auth import decode_token
+    from tests.conftest import auth
+
+    decoded: list[str] = []
+
+    def counting_decode(token: str) -> Any:
+        decoded.append(token)
+        return decode_token(token)
+
+    monkeypatch.setattr(rate_limit, "decode_token", counting_decode)
+    monkeypatch.setattr(deps, "decode_token", counting_decode)
+    body = {"name": "maintenance.ping"}
+    r = app_client.post("/api/tasks", json=body, headers=auth(tokens["alice"]))
+    assert r.status_code == 202, r.text
+    assert len(decoded) == 1
+    task_url = f"/api/tasks/{r.json()['task_id']}"
+    assert app_client.get(task_url, headers=auth(tokens["alice"])).status_code == 200
+    assert len(decoded) == 2  # an unlimited route decodes it itself
+    r = app_client.post("/api/tasks", json=body, headers=auth("not-a-jwt"))
+    assert r.status_code == 401

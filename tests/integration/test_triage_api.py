@@ -16,17 +16,8 @@ from sqlalchemy import func, select
 from backend.db.models import Case
 from backend.db.session import session_scope
 from backend.services.celery_task_service import CeleryTaskService
-from tests.conftest import auth, wait_for_state
-
-ARREST = {
-    "title": "Meu filho foi preso ontem",
-    "description": "Meu filho foi preso em flagrante ontem à noite e ainda não teve audiência "
-    "de custódia. Precisamos de ajuda.",
-}
-PENSION = {
-    "title": "Dúvida sobre aposentadoria",
-    "description": "Quero saber quando posso pedir minha aposentadoria por tempo de contribuição.",
-}
+from tests.conftest import auth, read_sse, wait_for_state
+from tests.support.cases import ARREST, PENSION
 
 
 @pytest.fixture(scope="module")
@@ -60,16 +51,7 @@ def wait_triaged(client: Any, token: str, case_id: str) -> dict[str, Any]:
 
 
 def read_stream(client: Any, token: str, case_id: str) -> list[tuple[str, dict[str, Any]]]:
-    events: list[tuple[str, dict[str, Any]]] = []
-    name = ""
-    with client.stream("GET", f"/api/triage/stream/{case_id}", headers=auth(token)) as r:
-        assert r.status_code == 200
-        for line in r.iter_lines():
-            if line.startswith("event:"):
-                name = line.split(":", 1)[1].strip()
-            elif line.startswith("data:"):
-                events.append((name, json.loads(line.split(":", 1)[1])))
-    return events
+    return read_sse(client, f"/api/triage/stream/{case_id}", token)
 
 
 def test_submit_stream_in_order_then_read_the_triage(

@@ -1,6 +1,7 @@
 """The LLM triage engine against a real local HTTP server (OpenAI-compatible shape) that
 answers valid JSON, invalid JSON, JSON outside the schema, HTTP 500, or too late; every
-failure falls back to the rules engine and says why, and the breaker stops calling."""
+failure falls back to the rules engine and says why, and the shared "llm" breaker (Redis)
+stops calling, in this process and in a worker's."""
 
 from __future__ import annotations
 
@@ -13,9 +14,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from limits import parse
 
-from backend.services.llm_client import LLMClient, new_breaker
+from backend.config import settings
+from backend.db.models import Case
+from backend.db.session import session_scope
+from backend.keys import keys
+from backend.services.circuit_breaker import BreakerPolicy
+from backend.services.llm_client import LLM_SERVICE, LLMClient
 from backend.services.triage_engine import triage
+from tests.conftest import triage_on_own_worker
 
 TITLE = "Fui demitido e não recebi nada"
 DESCRIPTION = "A empresa me demitiu sem justa causa e não pagou as verbas rescisórias."
@@ -88,14 +96,17 @@ def fake_model() -> Iterator[tuple[FakeModel, str]]:
         server.server_close()
 
 
-def client_for(url: str, *, fail_max: int = 5) -> LLMClient:
-    return LLMClient(
-        base_url=url,
-        model="test-model",
-        api_key="sk-test",
-        timeout_s=0.5,
-        breaker=new_breaker(fail_max=fail_max, reset_timeout_s=60),
-    )
+@pytest.fixture(autouse=True)
+def closed_breaker(clean_redis: Any) -> None:
+    """Every test starts with the shared "llm" breaker closed and its rate limit unused."""
+
+
+def client_for(url: str) -> LLMClient:
+    return LLMClient(base_url=url, model="test-model", api_key="sk-test", timeout_s=0.5)
+
+
+def breaker_state(client: Any) -> str:
+    return str(client.hget(keys.breaker(LLM_SERVICE), "state") or "closed")
 
 
 def test_valid_answer_is_used(fake_model: tuple[FakeModel, str]) -> None:
@@ -138,22 +149,73 @@ def test_unreachable_model_falls_back() -> None:
     assert (result["engine"], result["fallback_reason"]) == ("rules-v1", "llm_unavailable")
 
 
-def test_open_breaker_stops_calling_the_model(fake_model: tuple[FakeModel, str]) -> None:
+def test_open_breaker_stops_calling_the_model(
+    fake_model: tuple[FakeModel, str], clean_redis: Any
+) -> None:
     model, url = fake_model
-    client = client_for(url, fail_max=2)
+    client = client_for(url)
+    fail_max = BreakerPolicy.for_service(LLM_SERVICE).fail_max
+    # Invalid content is the model's fault, not the service's: it does not open the breaker.
+    model.mode = "invalid_json"
+    for _ in range(fail_max + 1):
+        result = triage(TITLE, DESCRIPTION, engine="llm", client=client)
+        assert result["fallback_reason"] == "llm_invalid_json"
+    assert breaker_state(clean_redis) == "closed"
     model.mode = "http_500"
     reasons = [
-        triage(TITLE, DESCRIPTION, engine="llm", client=client)["fallback_reason"] for _ in range(4)
+        triage(TITLE, DESCRIPTION, engine="llm", client=client)["fallback_reason"]
+        for _ in range(fail_max + 2)
     ]
-    assert reasons == ["llm_http_error", "llm_http_error", "llm_breaker_open", "llm_breaker_open"]
-    assert len(model.requests) == 2
-    # Invalid content is the model's fault, not the service's: it does not open the breaker.
-    healthy = client_for(url, fail_max=2)
-    model.mode = "invalid_json"
-    for _ in range(3):
-        result = triage(TITLE, DESCRIPTION, engine="llm", client=healthy)
-        assert result["fallback_reason"] == "llm_invalid_json"
-    assert len(model.requests) == 5
+    assert reasons == ["llm_http_error"] * fail_max + ["llm_breaker_open"] * 2
+    assert len(model.requests) == 2 * fail_max + 1
+    assert breaker_state(clean_redis) == "open"
+
+
+def test_open_breaker_falls_back_without_using_the_rate_limit(
+    fake_model: tuple[FakeModel, str], clean_redis: Any
+) -> None:
+    """Calls refused by the breaker take no slot of the shared "llm" limit: more fallbacks than
+    the limit allows are all immediate, none deferred."""
+    model, url = fake_model
+    model.mode = "http_500"
+    client = client_for(url)
+    for _ in range(BreakerPolicy.for_service(LLM_SERVICE).fail_max):
+        triage(TITLE, DESCRIPTION, engine="llm", client=client)
+    assert breaker_state(clean_redis) == "open"
+    over_the_limit = parse(settings.rate_limits[LLM_SERVICE]).amount + 1
+    reasons = {
+        triage(TITLE, DESCRIPTION, engine="llm", client=client)["fallback_reason"]
+        for _ in range(over_the_limit)
+    }
+    assert reasons == {"llm_breaker_open"}
+
+
+def test_breaker_opened_here_makes_a_worker_fall_back_without_calling(
+    fake_model: tuple[FakeModel, str], clean_redis: Any, worker_factory: Any
+) -> None:
+    """Failures in this process open the shared breaker; a worker process's triage then falls
+    back at once: the model's server sees no request from it."""
+    model, url = fake_model
+    model.mode = "http_500"
+    for _ in range(BreakerPolicy.for_service(LLM_SERVICE).fail_max):
+        triage(TITLE, DESCRIPTION, engine="llm", client=client_for(url))
+    assert breaker_state(clean_redis) == "open"
+    calls_before = len(model.requests)
+
+    with session_scope() as session:
+        case = Case(owner="llm-test", title=TITLE, description=DESCRIPTION)
+        session.add(case)
+        session.flush()
+        case_id = case.id
+    env = {"TRIAGE_ENGINE": "llm", "LLM_URL": url, "LLM_TIMEOUT_S": "0.5"}
+    record = triage_on_own_worker(worker_factory, clean_redis, case_id, env)
+    assert record["state"] == "SUCCESS" and record["attempts"] == 1
+    with session_scope() as session:
+        stored = session.get(Case, case_id)
+        assert stored is not None and stored.triage is not None
+        triaged = dict(stored.triage)
+    assert (triaged["engine"], triaged["fallback_reason"]) == ("rules-v1", "llm_breaker_open")
+    assert len(model.requests) == calls_before
 
 
 def test_rules_engine_never_calls_the_model(fake_model: tuple[FakeModel, str]) -> None:

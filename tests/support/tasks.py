@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 from celery.exceptions import SoftTimeLimitExceeded
+from sqlalchemy.orm import Session
 
 from backend.celery_config import RetryPolicy, TaskSpec, celery_app, register_spec
+from backend.db.models import Case
 from backend.enums import QueueName, Role
+from backend.services import effects, mailer
 from backend.services.external_calls import external_call
 from backend.services.redis_client import get_redis
 from backend.tasks.base import TrackedTask, tracked_task
@@ -123,3 +127,77 @@ def call_service(self: TrackedTask, key: str, url: str) -> None:
     with external_call("testsvc"):
         get_redis().rpush(f"test:{key}:calls", time.time())
         httpx.get(url, timeout=2).raise_for_status()
+
+
+# --- exactly-once effects (tests/integration/test_exactly_once.py) ---------------------------
+
+register_spec(TaskSpec("testing.effect_once", QueueName.REPORTS, RetryPolicy(max_attempts=3)))
+EFFECT_OWNER = "effects-test"
+EFFECT_CLAIM_S = 3.0
+
+
+def effect_address(key: str) -> str:
+    return f"effect-{key}@example.com"
+
+
+@tracked_task("testing.effect_once")
+def effect_once(
+    self: TrackedTask, key: str, medium: str, pause_at: str, pause_s: float
+) -> dict[str, Any]:
+    """One side effect through the effect ledger: a Case row (medium "row") or an e-mail to
+    `effect_address(key)` ("email"). On its first attempt only, it says where it is and pauses
+    `pause_s`, so that a test can kill it there: "before" is inside the ledger's scope (the
+    transaction open, or the claim held) just before the effect; "after" is once the effect
+    is recorded, before the task reports success."""
+    client = get_redis()
+    attempt = int(client.incr(f"test:{key}:attempts"))  # type: ignore[arg-type]
+    client.rpush(f"test:{key}:pids", os.getpid())
+    first = attempt == 1
+
+    def pause(where: str) -> None:
+        if first and pause_at == where:
+            client.set(f"test:{key}:at", where)
+            time.sleep(pause_s)
+
+    outcome = _row_once(key, pause) if medium == "row" else _email_once(key, pause)
+    pause("after")
+    return {"ran": outcome.ran, "attempt": attempt}
+
+
+def _row_once(key: str, pause: Callable[[str], None]) -> effects.Outcome[None]:
+    def insert(session: Session) -> None:
+        pause("before")
+        session.add(Case(owner=EFFECT_OWNER, title=key, description="effect ledger test"))
+
+    return effects.once_in_transaction(f"testing:{key}", "testing", insert)
+
+
+def _email_once(key: str, pause: Callable[[str], None]) -> effects.Outcome[None]:
+    ledger_key = f"testing:{key}"
+    message = mailer.build_message(
+        to=[effect_address(key)],
+        subject="effect ledger test",
+        text="one e-mail per key",
+        html=None,
+        message_id=mailer.message_id_for(ledger_key),
+    )
+
+    def send() -> None:
+        pause("before")
+        mailer.send(message)
+
+    # A short claim: a run killed inside the call holds it, and its redelivery waits it out.
+    return effects.once_external(ledger_key, "testing", send, claim_s=EFFECT_CLAIM_S)
+
+
+# --- per-key rate limits (tests/integration/test_shared_rate_limits.py) -----------------------
+
+register_spec(TaskSpec("testing.keyed_call", QueueName.REPORTS, RetryPolicy(max_attempts=1)))
+
+
+@tracked_task("testing.keyed_call")
+def keyed_call(self: TrackedTask, key: str, limit_key: str) -> None:
+    """One call through the "testkeyed" limit for `limit_key` (RATE_LIMITS_PER_KEY in the test
+    workers' env); records which key ran, and when."""
+    with external_call("testkeyed", limit_key):
+        get_redis().rpush(f"test:{key}:runs", f"{limit_key} {time.time()}")

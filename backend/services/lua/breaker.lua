@@ -1,11 +1,11 @@
 -- One circuit breaker shared by every worker: decide or record in a single round trip.
 -- KEYS: 1 breaker hash, 2 probe token key, 3 audit stream
--- ARGV: 1 op (allow | success | failure), 2 now_ms, 3 fail_max, 4 failure_ratio, 5 min_calls,
+-- ARGV: 1 op (allow | success | failure | release), 2 now_ms, 3 fail_max, 4 failure_ratio, 5 min_calls,
 --       6 window_ms, 7 cooldown_ms, 8 probe_timeout_ms, 9 probe token, 10 events channel,
 --       11 breaker name
 -- returns {decision, state, retry_after_ms}
 --   allow:   decision 'allow' | 'probe' (the one half-open call) | 'deny'
---   success/failure: decision 'recorded'
+--   success/failure/release: decision 'recorded'
 -- Each state change is published on the events channel and appended to the audit stream.
 local op, now = ARGV[1], tonumber(ARGV[2])
 local fail_max, ratio, min_calls = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
@@ -82,6 +82,13 @@ if op == 'failure' then
   elseif win_calls >= min_calls and win_failures / win_calls >= ratio then
     change('open', win_failures .. ' of ' .. win_calls .. ' calls failed')
   end
+  return {'recorded', state, 0}
+end
+
+if op == 'release' then
+  -- A probe that never called (refused by the rate limit) hands the half-open slot back at
+  -- once instead of holding it until the probe timeout.
+  if redis.call('GET', KEYS[2]) == token then redis.call('DEL', KEYS[2]) end
   return {'recorded', state, 0}
 end
 

@@ -52,7 +52,7 @@ def test_beat_uses_redbeat() -> None:
         *CELERY,
         "beat",
         "-S",
-        "redbeat.RedBeatScheduler",
+        "backend.tasks.scheduler:ResilientRedBeatScheduler",
         "-l",
         "INFO",
     ]

@@ -26,6 +26,13 @@ CONTEXTS: dict[str, dict[str, object]] = {
         "error_message": "provedor não respondeu em 30s",
         "attempts": 5,
     },
+    "batch_completed": {
+        "batch_id": "9b1c",
+        "total": 10,
+        "done": 8,
+        "failed": 2,
+        "link": "https://app.exemplo.com.br/api/triage/batch/9b1c",
+    },
 }
 
 
@@ -79,3 +86,10 @@ def test_non_http_link_is_rejected() -> None:
     context = {**CONTEXTS["report_ready"], "link": "javascript:alert(1)"}
     with pytest.raises(ValueError, match="http"):
         render_email("report_ready", context)
+
+
+def test_batch_completed_content() -> None:
+    email = render_email("batch_completed", CONTEXTS["batch_completed"])
+    assert email.subject == "Lote de triagem concluído: 8 de 10 casos triados"
+    assert "Com falha: 2" in email.text and "Com falha: 2" in email.html
+    assert 'href="https://app.exemplo.com.br/api/triage/batch/9b1c"' in email.html
