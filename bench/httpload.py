@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 try:
     import uvloop
 except ImportError:  # pragma: no cover - uvloop is in the lock file
-    uvloop = None
+    uvloop = None  # type: ignore[assignment]
 
 
 @dataclass
@@ -29,12 +30,22 @@ class LoadResult:
         return len(self.latencies_s)
 
 
-def build_request(host: str, port: int, path: str, body: bytes, token: str) -> bytes:
+def build_request(
+    host: str,
+    port: int,
+    path: str,
+    body: bytes,
+    token: str,
+    headers: Mapping[str, str] | None = None,
+) -> bytes:
+    """A keep-alive JSON POST; `headers` adds lines such as Idempotency-Key."""
+    extra = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
     head = (
         f"POST {path} HTTP/1.1\r\n"
         f"Host: {host}:{port}\r\n"
         "Content-Type: application/json\r\n"
         f"Authorization: Bearer {token}\r\n"
+        f"{extra}"
         f"Content-Length: {len(body)}\r\n"
         "Connection: keep-alive\r\n"
         "\r\n"
@@ -42,9 +53,10 @@ def build_request(host: str, port: int, path: str, body: bytes, token: str) -> b
     return head.encode() + body
 
 
-async def _round_trip(
+async def exchange(
     reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes
-) -> int:
+) -> tuple[int, bytes]:
+    """Write one request and read its response: (status, body)."""
     writer.write(request)
     head = await reader.readuntil(b"\r\n\r\n")
     status = int(head[9:12])
@@ -54,9 +66,8 @@ async def _round_trip(
         raise RuntimeError("response without Content-Length")
     end = lower.index(b"\r\n", at)
     length = int(lower[at + 15 : end])
-    if length:
-        await reader.readexactly(length)
-    return status
+    body = await reader.readexactly(length) if length else b""
+    return status, body
 
 
 async def _client(
@@ -85,7 +96,7 @@ async def _client(
                     await asyncio.sleep(delay)
             else:
                 start = clock()
-            status = await _round_trip(reader, writer, request)
+            status, _ = await exchange(reader, writer, request)
             latencies.append(clock() - start)
             statuses[status] = statuses.get(status, 0) + 1
     finally:

@@ -108,6 +108,12 @@ class Child:
             self.process.wait(timeout)
         return time.monotonic() - started
 
+    def kill(self) -> None:
+        """SIGKILL the whole group at once, as a crash would: no shutdown handler runs."""
+        self._signal_group(signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(STOP_TIMEOUT_S)
+
 
 class Children:
     """Every child the run started; `stop_all` ends them in reverse order of start."""
@@ -130,6 +136,13 @@ class Children:
     def stop(self, child: Child) -> float:
         try:
             return child.stop()
+        finally:
+            if child in self.running:
+                self.running.remove(child)
+
+    def kill(self, child: Child) -> None:
+        try:
+            child.kill()
         finally:
             if child in self.running:
                 self.running.remove(child)
