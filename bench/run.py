@@ -16,6 +16,7 @@ Every child process runs in its own process group and is stopped (SIGTERM, SIGKI
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import importlib.metadata
 import json
@@ -32,7 +33,7 @@ import tempfile
 import time
 import traceback
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -829,6 +830,26 @@ def _raise_interrupt(signum: int, _frame: Any) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
+@contextlib.contextmanager
+def guarded_run(results: dict[str, Any], cleanup: Callable[[], None]) -> Iterator[None]:
+    """Run a benchmark body: Ctrl-C (or SIGTERM) marks `results` interrupted, any other error
+    is recorded in its failures. `cleanup` (stop every child process) then runs with those
+    signals ignored, so a second Ctrl-C cannot leave children behind."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        results["interrupted"] = True
+        say("interrupted: stopping every child process")
+    except Exception as exc:
+        results.setdefault("failures", []).append(f"run aborted: {exc!r}")
+        traceback.print_exc()
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        cleanup()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     os.chdir(ROOT)
@@ -861,8 +882,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     server = RedisServer()
     bench: Bench | None = None
-    keep_tmp = False
-    try:
+
+    def cleanup() -> None:
+        if bench is not None:
+            bench.children.stop_all()
+            results["failures"] = results.get("failures", []) + bench.failures
+        server.stop()
+
+    with guarded_run(results, cleanup):
         set_environment(server.url, tmp)
         import redis
 
@@ -887,22 +914,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         if "throughput" in args.sections:
             say("(c) end-to-end and drain throughput")
             results["throughput"] = bench.throughput_section()
-    except KeyboardInterrupt:
-        results["interrupted"] = True
-        say("interrupted: stopping every child process")
-    except Exception as exc:
-        keep_tmp = True
-        results.setdefault("failures", []).append(f"run aborted: {exc!r}")
-        traceback.print_exc()
-    finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        if bench is not None:
-            bench.children.stop_all()
-            results["failures"] = results.get("failures", []) + bench.failures
-            keep_tmp = keep_tmp or bool(bench.failures)
-        server.stop()
-        signal.signal(signal.SIGINT, signal.default_int_handler)
     results["wall_s"] = time.monotonic() - started
     results["code_at_end"] = code_state()
     if results["code_at_end"] != results["code_at_start"]:
@@ -916,7 +927,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     print(render(results))
     print(f"results: {RESULTS_PATH.relative_to(ROOT)}")
-    if keep_tmp:
+    if results["failures"]:
         print(f"child logs kept in {tmp}")
     else:
         shutil.rmtree(tmp, ignore_errors=True)

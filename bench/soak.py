@@ -42,7 +42,6 @@ import sys
 import tempfile
 import threading
 import time
-import traceback
 import urllib.request
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -58,6 +57,7 @@ from bench.run import (  # noqa: E402 - after the path fix above
     code_state,
     exact_command,
     fmt_num,
+    guarded_run,
     machine,
     percentile,
     say,
@@ -955,8 +955,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     smtp = Controller(mail, hostname=HOST, port=free_port())
     smtp.start()
     children: Children | None = None
-    keep_tmp = False
-    try:
+
+    def cleanup() -> None:
+        if children is not None:
+            children.stop_all()
+        with contextlib.suppress(Exception):
+            smtp.stop()
+        server.stop()
+
+    with guarded_run(res, cleanup):
         configure(args, server.url, tmp, smtp.port)
         from backend.devtools.commands import migrate_command
         from bench.procs import Children
@@ -972,22 +979,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         children = Children(dict(os.environ), ROOT, tmp)
         say(f"soak Redis {server.url}, logs in {tmp}")
         res.update(soak(args, Stack(children, server, free_port()), mail))
-    except KeyboardInterrupt:
-        res["interrupted"] = True
-        say("interrupted: stopping every child process")
-    except Exception as exc:
-        keep_tmp = True
-        res.setdefault("failures", []).append(f"run aborted: {exc!r}")
-        traceback.print_exc()
-    finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        if children is not None:
-            children.stop_all()
-        with contextlib.suppress(Exception):
-            smtp.stop()
-        server.stop()
-        signal.signal(signal.SIGINT, signal.default_int_handler)
     res["failures"] = res.get("failures", []) + failures(res)
     res["wall_s"] = round(time.monotonic() - started, 1)
     res["code_at_end"] = code_state()
@@ -998,8 +989,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     print(render(res))
     print(f"results: {RESULTS_PATH.relative_to(ROOT)}")
-    keep_tmp = keep_tmp or bool(res["failures"])
-    if keep_tmp:
+    if res["failures"]:
         print(f"child logs kept in {tmp}")
     else:
         shutil.rmtree(tmp, ignore_errors=True)

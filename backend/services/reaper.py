@@ -11,6 +11,10 @@ as soon as the holder stops heart-beating, for two kinds of delivery:
   process for ETA messages only (`record_hold`), name this very delivery and a dead instance.
   The message keeps its ETA, so the next worker still waits until it is due.
 
+A live worker gives back, the same way, what it dropped without running when its broker
+connection broke (Celery forgets those messages then, and kombu cannot give them back while
+Redis is down): `give_back`, from backend/tasks/consumer.py `on_close`.
+
 Records carry the worker *instance* (process), so a worker restarted under the same hostname
 does not hide the loss. A finished task whose worker died before acknowledging is acknowledged
 for it. Anything else (an untracked message, a hold not stamped because Redis was down) is left
@@ -62,7 +66,8 @@ class Delivery:
 class Action:
     """What a pass does with one delivery; `expect`: record fields that must still hold."""
 
-    kind: str  # "running" | "held" (requeue) | "finished" (acknowledge only)
+    # "running" | "held" | "dropped" (requeue) | "finished" (acknowledge only)
+    kind: str
     delivery: Delivery
     record: dict[str, str]
     expect: dict[str, str]
@@ -91,6 +96,27 @@ class Reaper:
             "acknowledged_finished": [a.delivery.task_id for a in done if a.kind == "finished"],
             "live_workers": live,
         }
+
+    def give_back(self, dropped: list[tuple[str, str]]) -> list[str]:
+        """Requeue deliveries (tag, task id) that this worker dropped without running when its
+        broker connection broke. Returns the tags settled: requeued, acknowledged (finished),
+        gone, or running (its worker acknowledges it). A Redis error propagates, so the caller
+        keeps the rest for its next pass."""
+        settled = []
+        for tag, _task_id in dropped:
+            raw = self.redis.hget(self.keys.broker_unacked, tag)
+            score = self.redis.zscore(self.keys.broker_unacked_index, tag)
+            delivery = _parse(tag, float(score or 0), raw)  # type: ignore[arg-type]
+            if delivery is not None:
+                [record] = self._records([delivery])
+                state = record.get("state", "")
+                if state in _FINAL:
+                    self.apply(Action("finished", delivery, record, {}, ""))
+                elif state in _WAITING:
+                    detail = "requeued: dropped by its worker when the broker connection broke"
+                    self.apply(Action("dropped", delivery, record, {"state": state}, detail))
+            settled.append(tag)
+        return settled
 
     def plan(self, *, grace_s: float | None = None) -> tuple[list[Action], int]:
         """What to do with each delivery, and how many workers are alive. Deliveries younger

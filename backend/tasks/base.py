@@ -324,6 +324,7 @@ def reaper() -> Reaper:
 def _reap() -> None:
     """One reaper pass from this worker: recovery needs only some worker alive, not beat nor a
     free slot on a queue (backend/services/reaper.py; passes of several workers are safe)."""
+    give_back_dropped()
     result = reaper().reap()
     if result["requeued"]:
         log.info(
@@ -332,6 +333,32 @@ def _reap() -> None:
             held=len(result["requeued_held"]),
             task_ids=result["requeued"][:20],
         )
+
+
+# Deliveries (tag -> task id) this worker dropped without running when its broker connection
+# broke (backend/tasks/consumer.py `on_close`); the reaper thread gives them back.
+_dropped: dict[str, str] = {}
+_dropped_lock = threading.Lock()
+
+
+def remember_dropped(deliveries: list[tuple[str, str]]) -> None:
+    if deliveries:
+        with _dropped_lock:
+            _dropped.update(deliveries)
+        log.warning("deliveries_dropped_on_connection_loss", count=len(deliveries))
+
+
+def give_back_dropped() -> None:
+    """Requeue what `remember_dropped` holds; what Redis could not settle stays for next time."""
+    with _dropped_lock:
+        pending = list(_dropped.items())
+    if not pending:
+        return
+    settled = reaper().give_back(pending)
+    with _dropped_lock:
+        for tag in settled:
+            _dropped.pop(tag, None)
+    log.info("dropped_deliveries_given_back", count=len(settled), left=len(pending) - len(settled))
 
 
 def _reaper_interval() -> float:

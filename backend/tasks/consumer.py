@@ -1,4 +1,5 @@
-"""The worker's message consumer, with Celery's handlers for messages it cannot run replaced.
+"""The worker's message consumer, with Celery's handlers for messages it cannot run replaced,
+and the messages it drops when its broker connection breaks remembered (`on_close`).
 
 Celery logs an unknown task's or an undecodable message's body (personal data, in our case
 texts) and drops the message. Here the message goes to the dead-letter store instead: its
@@ -13,11 +14,12 @@ from typing import Any
 
 from celery import signals
 from celery.utils.log import get_logger as celery_logger
+from celery.worker import state
 from celery.worker.consumer.consumer import Consumer
 
 from backend.observability.logging import get_logger
 from backend.services import dead_letter
-from backend.tasks.base import status_manager
+from backend.tasks.base import remember_dropped, status_manager
 
 log = get_logger(__name__)
 _celery_log = celery_logger(__name__)
@@ -90,6 +92,22 @@ def record_raw(text: str, *, queue: str, error_type: str) -> None:
 
 
 class DeadLetterConsumer(Consumer):  # type: ignore[misc]
+    def on_close(self) -> None:
+        """The broker connection broke: Celery forgets every message it holds but does not run
+        (ETA holds, messages waiting for a pool slot), expecting the broker to redeliver them.
+        kombu's Redis transport gives them back only if Redis still answers at that moment; if
+        it is down (a restart), they would sit in the unacked hash until the visibility timeout,
+        and the reaper leaves them alone since this worker is alive. So remember them here: the
+        worker's reaper thread gives them back once Redis answers (`give_back_dropped`)."""
+        held = {*state.reserved_requests, *state.scheduled_requests}
+        dropped = []
+        for request in held:
+            message = getattr(request, "message", None)
+            if request not in state.active_requests and message is not None:
+                dropped.append((str(message.delivery_tag), str(request.id)))
+        remember_dropped(dropped)
+        super().on_close()
+
     def on_unknown_message(self, body: Any, message: Any) -> None:
         record_message(
             message,

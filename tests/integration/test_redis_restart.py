@@ -99,3 +99,33 @@ def test_worker_keeps_serving_across_redis_restarts_with_a_task_in_flight(
     finally:
         redis_server.start()  # other tests share this Redis
         own.stop()
+
+
+def test_messages_the_worker_held_but_dropped_on_the_restart_are_given_back(
+    worker_factory: Any, redis_server: RedisServer, redis_client: Any
+) -> None:
+    """A message held until its ETA (a countdown, a deferral) is forgotten by Celery when the
+    broker connection breaks, and kombu cannot give it back while Redis is down: it would sit
+    in the unacked hash for the visibility timeout, its holder alive. The worker remembers it
+    and its reaper thread gives it back once Redis answers; it then runs, once."""
+    own: WorkerProcess = worker_factory([QUEUE], concurrency=1, env={"REAPER_INTERVAL_S": "1"})
+    service = CeleryTaskService(redis_client)
+    key = uuid.uuid4().hex
+    try:
+        held = service.enqueue("testing.record", [key, "held"], queue=QUEUE, countdown=4)
+        wait_for(
+            lambda: bool(service.status.get_raw(held).get("held_by")),
+            15,
+            "the worker to hold the message until due",
+        )
+        redis_server.stop()
+        time.sleep(OUTAGE_S)
+        redis_server.start()
+        record = _wait_done(service, own, held, 1)
+        assert record["state"] == "SUCCESS" and record["attempts"] == 1
+        assert redis_client.lrange(f"test:{key}:order", 0, -1) == ["held"]
+        assert any("dropped by its worker" in h["detail"] for h in record["history"])
+        wait_for(partial(_acked, redis_client, held), 10, "the ack")
+    finally:
+        redis_server.start()
+        own.stop()
