@@ -69,6 +69,10 @@ class Keys:
         """Short lock held while an external effect with this idempotency key runs."""
         return f"{self.prefix}effect:{key}"
 
+    def effect_done(self, key: str) -> str:
+        """Marker: the external effect with this idempotency key happened (effects.py)."""
+        return f"{self.prefix}effect-done:{key}"
+
     def events_batch(self, batch_id: str) -> str:
         """Pub/sub channel of one batch's count changes."""
         return f"{self.prefix}events:batch:{batch_id}"

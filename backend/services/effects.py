@@ -9,10 +9,13 @@ may run again after its effect already happened. Each effect is recorded under i
   rolls its copy of the effect back. Exactly once, with no window.
 - `once_external`: an effect outside the database (e-mail, HTTP) cannot share our transaction.
   The key is checked before the call and recorded right after it, and a short Redis claim
-  keeps two concurrent runs from both calling. One window remains: a crash between the
-  call succeeding and the ledger row committing (milliseconds) makes the redelivered task
-  call again. Give the receiver a way to drop that duplicate (e-mail: a Message-ID derived
-  from the key, see `mailer.message_id_for`).
+  keeps two concurrent runs from both calling. The moment the receiver accepts, a Redis
+  marker says so (`mark_done`: one SET, which the caller may send from inside the exchange,
+  before its last round trip: the mailer does it between the accepted DATA and QUIT); the SQL
+  row follows. One window remains, now the time of that one SET: a crash between the receiver
+  accepting and the marker makes the redelivered task call again. Give the receiver a way to
+  drop that duplicate (e-mail: a Message-ID derived from the key, see
+  `mailer.message_id_for`).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from redis.exceptions import LockError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from backend.config import settings
 from backend.db.models import SentNotification
 from backend.db.session import session_scope
 from backend.keys import keys
@@ -57,6 +61,20 @@ def completed(key: str) -> bool:
         return session.get(SentNotification, key) is not None
 
 
+def mark_done(key: str) -> None:
+    """Say, in Redis (fast), that the external effect under `key` happened, until its SQL
+    ledger row is committed; kept as long as an idempotency key."""
+    get_redis().set(keys.effect_done(key), "1", ex=settings.idempotency_ttl_s)
+
+
+def _marked_done(key: str, kind: str) -> bool:
+    """Marked done in Redis by a run that died before its SQL record: record it now."""
+    if not get_redis().exists(keys.effect_done(key)):
+        return False
+    _record(key, kind)
+    return True
+
+
 def once_in_transaction(key: str, kind: str, effect: Callable[[Session], T]) -> Outcome[T]:
     """Run `effect(session)` unless `key` completed; its writes commit with the ledger row."""
     try:
@@ -81,17 +99,20 @@ def once_external(
     the claim on the same key: a concurrent duplicate, or for up to `claim_s` a run that
     died inside the call (it may have called, or not: the claim's expiry decides).
     """
-    if completed(key):
+    if completed(key) or _marked_done(key, kind):
         return Outcome(ran=False)
     # redis-py's Lock releases only its own claim (a token compared in Lua), never one that
     # another run took after ours expired.
     claim = get_redis().lock(keys.effect_claim(key), timeout=claim_s, blocking=False)
     if not claim.acquire():
+        if _marked_done(key, kind):  # its run died after the effect, holding the claim
+            return Outcome(ran=False)
         raise CallDeferred(f"effect {kind} in progress elsewhere", BUSY_RETRY_S)
     try:
         if completed(key):  # recorded by a run that released the claim since our check
             return Outcome(ran=False)
         value = call()
+        mark_done(key)  # at once; `call` may have done it already, inside the exchange
         _record(key, kind)
         return Outcome(ran=True, value=value)
     finally:

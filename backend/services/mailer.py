@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import smtplib
 import ssl
+from collections.abc import Callable
 from email.message import EmailMessage
 from email.utils import parseaddr
 
@@ -42,7 +43,9 @@ def build_message(
     return message
 
 
-def send(message: EmailMessage) -> None:
+def send(message: EmailMessage, on_accepted: Callable[[], None] | None = None) -> None:
+    """Send `message`; `on_accepted` runs the moment the server has accepted it, before the
+    closing QUIT round trip (the effect ledger marks the send done there)."""
     context = ssl.create_default_context()
     host, port, timeout = settings.smtp_host, settings.smtp_port, settings.smtp_timeout_s
     try:
@@ -57,5 +60,7 @@ def send(message: EmailMessage) -> None:
             if settings.smtp_user:
                 smtp.login(settings.smtp_user, settings.smtp_password or "")
             smtp.send_message(message)
+            if on_accepted is not None:
+                on_accepted()
     except (smtplib.SMTPException, OSError) as exc:
         raise MailError(f"{type(exc).__name__}: {exc}") from exc

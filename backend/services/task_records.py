@@ -88,7 +88,7 @@ def to_status(record: Mapping[str, str], history: Sequence[str]) -> dict[str, An
 
 @dataclass(frozen=True)
 class TransitionOutcome:
-    outcome: str  # ok | final | missing | running | ignored
+    outcome: str  # ok | final | missing | running | ignored | stale
     state: TaskState | None
     attempts: int
     max_attempts: int

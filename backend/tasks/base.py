@@ -162,13 +162,20 @@ class TrackedTask(Task):  # type: ignore[misc]
     def on_failure(
         self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any
     ) -> None:
-        # Also called in the parent process when a hard time limit kills the child.
-        status_manager().transition(
-            task_id,
-            "failure",
-            detail=f"failed: {type(exc).__name__}",
-            fields=(error := _error_fields(exc)),
+        error = _error_fields(exc)
+        fields: dict[str, str] = dict(error)
+        if self.request.id != task_id:
+            # In the worker's main process: a hard time limit killed the child, or the child
+            # was lost. Only if the task is still on that run here: under chaos a job Celery
+            # thought was running may have been given back and run (or deferred) since.
+            fields["_running_on"] = worker_instance()
+        outcome = status_manager().transition(
+            task_id, "failure", detail=f"failed: {type(exc).__name__}", fields=fields
         )
+        if outcome.outcome == "stale":
+            log.warning("stale_failure_ignored", task=self.name, task_id=task_id,
+                        error=type(exc).__name__, state=str(outcome.state))  # fmt: skip
+            return
         log.warning("task_failed", task=self.name, task_id=task_id, error=type(exc).__name__)
         traceback = getattr(einfo, "traceback", None)
         self._dead_letter(

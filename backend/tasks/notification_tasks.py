@@ -105,7 +105,7 @@ def send_email(self: TrackedTask, kind: str, subject_id: str) -> dict[str, Any]:
 
     def deliver() -> None:
         with external_call("smtp"):
-            mailer.send(message)
+            mailer.send(message, on_accepted=lambda: effects.mark_done(key))
 
     if not effects.once_external(key, kind, deliver).ran:
         return already_sent

@@ -228,3 +228,32 @@ def test_concurrent_runs_of_a_database_effect_commit_it_once() -> None:
     thread.join(20)
     assert slow[0].ran is False  # its row and its ledger entry were rolled back together
     assert rows(key) == 1
+
+
+def test_an_effect_marked_done_but_not_yet_recorded_is_not_repeated(
+    redis_client: Any, mailbox: Any
+) -> None:
+    """The run died after the receiver accepted (the Redis marker is set from inside the SMTP
+    exchange) but before the SQL ledger row: the next run does not call again, and records it."""
+    key = f"marked:{uuid.uuid4().hex}"
+    calls: list[int] = []
+    effects.mark_done(key)
+    # Its claim may still be held by the dead run, or have expired: both ways.
+    claim = redis_client.lock(keys.effect_claim(key), timeout=30)
+    assert claim.acquire(blocking=False)
+    assert effects.once_external(key, "test", lambda: calls.append(1)).ran is False
+    claim.release()
+    assert effects.once_external(key, "test", lambda: calls.append(1)).ran is False
+    assert calls == [] and effects.completed(key)
+
+
+def test_the_mailer_marks_the_send_done_before_closing_the_session(mailbox: Any) -> None:
+    key = f"mailer-{uuid.uuid4().hex}"
+    seen: list[int] = []
+    message = mailer.build_message(
+        to=[effect_address(key)], subject="s", text="t", html=None,
+        message_id=mailer.message_id_for(key),
+    )  # fmt: skip
+    mailer.send(message, on_accepted=lambda: seen.append(e_mails(mailbox, key)))
+    # Called once, when the server already had the message.
+    assert seen == [1] and e_mails(mailbox, key) == 1

@@ -11,7 +11,7 @@ import pytest
 
 from backend.errors import Conflict
 from backend.services.celery_task_service import CeleryTaskService
-from tests.conftest import wait_for_state
+from tests.conftest import wait_for, wait_for_state
 
 
 @pytest.fixture()
@@ -143,5 +143,25 @@ def test_time_limits_fail_the_task_without_retrying(
     assert record["attempts"] == 1  # a time limit is not retried
     assert redis_client.get(f"test:{key}:soft") == "1"
     # A hard kill replaces the pool child; the worker keeps serving.
+    ping = service.enqueue("maintenance.ping")
+    wait_for_state(service.status.get, ping, {"SUCCESS"})
+
+
+def test_a_hard_time_limit_of_a_run_the_task_moved_on_from_is_ignored(
+    service: CeleryTaskService, worker: Any, redis_client: Any
+) -> None:
+    """The worker's main process reports a hard time limit for the run it holds; if the task
+    has moved on since (under chaos that run was given back and the task deferred or started
+    elsewhere), that report must not fail the task for good."""
+    key = uuid.uuid4().hex
+    task_id = service.enqueue("testing.stubborn", [key, True])
+    wait_for_state(service.status.get, task_id, {"STARTED"})
+    # As if the run had been given back and another run deferred it meanwhile.
+    assert service.status.transition(task_id, "deferred", detail="moved on").applied
+    wait_for(lambda: redis_client.get(f"test:{key}:soft") == "1", 10, "the soft limit")
+    time.sleep(2.5)  # past the 2 s hard limit: the main process has reported it by now
+    record = service.status.get(task_id)
+    assert record is not None and record["state"] == "RETRY", record
+    assert not any(h["state"] == "FAILURE" for h in record["history"])
     ping = service.enqueue("maintenance.ping")
     wait_for_state(service.status.get, ping, {"SUCCESS"})

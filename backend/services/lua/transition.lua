@@ -8,7 +8,7 @@
 --         success, failure, revoked, cancel
 -- returns {outcome, state, attempts, max_attempts, policy_json}
 --   outcome: 'ok' | 'final' (already finished; nothing changed) | 'missing' | 'running'
---            (cancel refused) | 'ignored' (progress outside a run)
+--            (cancel refused) | 'ignored' (progress outside a run) | 'stale' (see _running_on)
 local prefix, task_id, event, now_ms = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 local hist_max, ttl, samples = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
 local updates = {}
@@ -42,6 +42,15 @@ local max_attempts = tonumber(cur[9] or '1') or 1
 local policy = cur[10] or ''
 if state == 'SUCCESS' or state == 'FAILURE' or state == 'REVOKED' then
   return {'final', state, attempts, max_attempts, policy}
+end
+-- '_running_on': apply only while the record's current run is on that worker instance (a
+-- failure reported by a worker's main process for a run it holds: a hard time limit, a lost
+-- child). A run the task has since moved on from (redelivered, deferred) makes it 'stale'.
+local running_on = updates['_running_on']
+updates['_running_on'] = nil
+if running_on and ((state ~= 'STARTED' and state ~= 'PROGRESS')
+    or redis.call('HGET', KEYS[1], 'worker_instance') ~= running_on) then
+  return {'stale', state, attempts, max_attempts, policy}
 end
 
 if event == 'cancel' then
