@@ -60,6 +60,12 @@ class Settings(BaseSettings):
     # How often each worker's reaper thread (±20 %) looks for messages of dead workers; recovery
     # takes at most about WORKER_HEARTBEAT_TTL_S + REAPER_INTERVAL_S, not the visibility timeout.
     reaper_interval_s: float = 10.0
+    # The orphan sweep (backend/services/orphans.py) publishes again a task that has waited
+    # this long with its message in no queue and no unacked entry (lost by the broker in a
+    # restart); one worker sweeps at most every interval, and not past this many messages.
+    orphan_after_s: float = Field(default=120.0, gt=0)
+    orphan_sweep_interval_s: float = Field(default=60.0, gt=0)
+    orphan_sweep_max_queued: int = Field(default=200_000, ge=0)
     # The outbox relay (in each API process, and as a beat task) publishes tasks that were
     # accepted while Redis was down; it leaves rows younger than the grace period to the
     # request that staged them.

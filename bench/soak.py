@@ -676,15 +676,20 @@ def recovery(records: dict[str, TaskRecord], events: list[ChaosEvent]) -> dict[s
 
 
 def requeues(records: dict[str, TaskRecord], started_at: float) -> dict[str, Any]:
-    """What the workers' reaper threads re-queued (REQUEUED history entries), by second of
-    the run: recovery can be no faster than their passes."""
-    at = sorted(
-        round(e["at"] / 1000 - started_at, 1)
-        for r in records.values()
-        for e in r.history
-        if e["state"] == "REQUEUED"
-    )
-    return {"requeued": len(at), "at_s_after_start": at}
+    """What the workers' reaper threads re-queued (REQUEUED history entries) and what the
+    orphan sweep published again (REPUBLISHED), by second of the run."""
+
+    def times(state: str) -> list[float]:
+        return sorted(
+            round(e["at"] / 1000 - started_at, 1)
+            for r in records.values()
+            for e in r.history
+            if e["state"] == state
+        )
+
+    at, again = times("REQUEUED"), times("REPUBLISHED")
+    return {"requeued": len(at), "at_s_after_start": at, "republished": len(again),
+            "republished_at_s": again}  # fmt: skip
 
 
 def after_redis(
@@ -814,7 +819,8 @@ def render(res: dict[str, Any]) -> str:
     reaper = res.get("reaper", {})
     lines.append(
         f"  REAPER: requeued {reaper.get('requeued')} messages, at (s after start) "
-        f"{reaper.get('at_s_after_start')}"
+        f"{reaper.get('at_s_after_start')}; orphans published again "
+        f"{reaper.get('republished')} at {reaper.get('republished_at_s')}"
     )
     lines += [
         f"  REDIS restart: down {red.get('down_s')} s; after it, first start "
@@ -865,6 +871,9 @@ def configure(args: argparse.Namespace, redis_url: str, tmp: Path, smtp_port: in
         "TRIAGE_ENGINE": "rules",
         "OPERATOR_EMAILS": "[]",
         "REAPER_INTERVAL_S": "2",
+        # Lost messages (a broker connection broken mid-delivery) come back within a minute.
+        "ORPHAN_AFTER_S": "30",
+        "ORPHAN_SWEEP_INTERVAL_S": "10",
         "WORKER_HEARTBEAT_S": "1",
         "WORKER_HEARTBEAT_TTL_S": "4",
         "MAILBOX_DIR": str(tmp / "mailbox"),

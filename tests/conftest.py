@@ -48,6 +48,8 @@ def pytest_configure(config: pytest.Config) -> None:
         LOG_LEVEL="WARNING",
         WORKER_HEARTBEAT_S="1",
         WORKER_HEARTBEAT_TTL_S="4",
+        # Tests remove messages on purpose; the orphan sweep is tested on its own.
+        ORPHAN_AFTER_S="86400",
         PYTHONPATH=str(ROOT),
         SMTP_HOST="127.0.0.1",
         SMTP_PORT=str(free_port()),

@@ -38,6 +38,7 @@ from backend.observability.logging import configure_logging, get_logger, scrub
 from backend.services import dead_letter
 from backend.services.celery_task_service import CeleryTaskService
 from backend.services.external_calls import CallDeferred, spread, take_rate_limit
+from backend.services.orphans import OrphanSweep
 from backend.services.reaper import Reaper
 from backend.services.redis_client import get_redis, retry_through_outages
 from backend.services.task_records import now_ms
@@ -332,6 +333,7 @@ def _reap() -> None:
     """One reaper pass from this worker: recovery needs only some worker alive, not beat nor a
     free slot on a queue (backend/services/reaper.py; passes of several workers are safe)."""
     give_back_dropped()
+    OrphanSweep(get_redis()).run_if_due()
     result = reaper().reap()
     if result["requeued"]:
         log.info(
