@@ -28,9 +28,9 @@ def main() -> None:
             REDIS_URL=server.url, KEY_PREFIX="ltqlist:", ENVIRONMENT="test",
             JWT_SECRET="x" * 40, DATABASE_URL=f"sqlite:///{tempfile.mkdtemp()}/l.db",
         )  # fmt: skip
-        from backend.services.celery_task_service import CeleryTaskService, TaskRequest
-        from backend.services.redis_client import get_redis
-        from backend.services.task_status_manager import TaskFilter
+        from backend.adapters.redis_clients import get_redis
+        from backend.platform.enqueue import CeleryTaskService, TaskRequest
+        from backend.platform.status import TaskFilter
 
         service = CeleryTaskService(get_redis())
         owners = [f"user{i}" for i in range(1000)]

@@ -147,11 +147,11 @@ def wait_until(
 
 class Bench:
     def __init__(self, args: argparse.Namespace, redis_url: str, redis_pid: int, tmp: Path):
-        # Imported only now: backend.config reads the environment at import.
-        from backend.keys import keys
-        from backend.services.celery_task_service import CeleryTaskService, TaskRequest
-        from backend.services.redis_client import get_redis
-        from backend.services.task_status_manager import TaskStatusManager
+        # Imported only now: backend.core.settings reads the environment at import.
+        from backend.adapters.redis_clients import get_redis
+        from backend.core.keys import keys
+        from backend.platform.enqueue import CeleryTaskService, TaskRequest
+        from backend.platform.status import TaskStatusManager
         from bench import raw_app
         from bench.procs import Children
 
@@ -328,9 +328,9 @@ class Bench:
 
     # --- (a) HTTP ---------------------------------------------------------------------------
     def http_section(self) -> dict[str, Any]:
+        from backend.core.security.tokens import issue_token
         from backend.devtools.commands import api_command
         from backend.devtools.redis_server import free_port
-        from backend.security.auth import issue_token
         from bench.httpload import build_request, run_load
 
         a = self.args
@@ -880,7 +880,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "code_at_start": code_state(),
     }
-    # redis_server imports nothing from backend.config, so it is safe before the env is set.
+    # redis_server imports nothing from backend.core.settings, so it is safe before the env is set.
     from backend.devtools.redis_server import RedisServer
 
     server = RedisServer()

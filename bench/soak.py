@@ -299,8 +299,8 @@ class Stack:
     """The processes of one run (Redis outside: the caller owns it) and the chaos applied."""
 
     def __init__(self, children: Children, redis_server: Any, api_port: int) -> None:
-        from backend.services.redis_client import get_redis
-        from backend.services.task_status_manager import TaskStatusManager
+        from backend.adapters.redis_clients import get_redis
+        from backend.platform.status import TaskStatusManager
 
         self.children = children
         self.redis_server = redis_server
@@ -504,8 +504,8 @@ def load_records(stack: Stack) -> dict[str, TaskRecord]:
 def case_statuses() -> dict[str, str]:
     from sqlalchemy import select
 
-    from backend.db.models import Case
-    from backend.db.session import session_scope
+    from backend.core.db.models import Case
+    from backend.core.db.session import session_scope
 
     with session_scope() as session:
         return {row.id: row.status for row in session.execute(select(Case.id, Case.status))}
@@ -635,7 +635,7 @@ def evidence(record: TaskRecord, ref_at: float) -> dict[str, Any]:
 
 
 def recovery(records: dict[str, TaskRecord], events: list[ChaosEvent]) -> dict[str, Any]:
-    from backend.celery_config import TASK_SPECS
+    from backend.platform.catalogue import TASK_SPECS
 
     per_kill: list[dict[str, Any]] = []
     times: list[float] = []
@@ -881,7 +881,7 @@ def configure(args: argparse.Namespace, redis_url: str, tmp: Path, smtp_port: in
 
 
 def soak(args: argparse.Namespace, stack: Stack, mail: MailRecorder) -> dict[str, Any]:
-    from backend.security.auth import issue_token
+    from backend.core.security.tokens import issue_token
 
     res: dict[str, Any] = {}
     stack.start_api_and_beat()

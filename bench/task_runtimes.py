@@ -41,7 +41,7 @@ def main() -> None:
             UPLOADS_DIR=str(tmp / "uploads"), SMTP_HOST="127.0.0.1", SMTP_PORT=str(smtp.port),
             LOG_LEVEL="WARNING", PYTHONPATH=str(ROOT),
         )  # fmt: skip
-        from backend.db.migrate import upgrade
+        from backend.core.db.migrate import upgrade
 
         upgrade()
         from backend.devtools.commands import worker_command
@@ -60,10 +60,10 @@ def main() -> None:
 
 
 def _run(runs: int) -> None:
-    from backend.db.models import Case, Document, Report
-    from backend.db.session import session_scope
-    from backend.services.celery_task_service import CeleryTaskService
-    from backend.services.redis_client import get_redis
+    from backend.adapters.redis_clients import get_redis
+    from backend.core.db.models import Case, Document, Report
+    from backend.core.db.session import session_scope
+    from backend.platform.enqueue import CeleryTaskService
     from tests.support.document_files import text_pdf
 
     service = CeleryTaskService(get_redis())

@@ -62,7 +62,7 @@ def pytest_configure(config: pytest.Config) -> None:
         BREAKERS='{"llm": {}, "smtp": {}, "testsvc": {"fail_max": 3, "cooldown_s": 2}}',
         API_RATE_LIMITS='{"POST /api/tasks": "10000/minute", "POST /api/triage": "10000/minute"}',
     )
-    from backend.db.migrate import upgrade
+    from backend.core.db.migrate import upgrade
 
     upgrade()
     import tests.support.tasks  # noqa: F401  (registers the test instruments' specs here too)
@@ -83,7 +83,7 @@ def redis_server() -> RedisServer:
 
 @pytest.fixture()
 def redis_client(redis_server: RedisServer) -> Any:
-    from backend.services.redis_client import get_redis
+    from backend.adapters.redis_clients import get_redis
 
     return get_redis()
 
@@ -125,8 +125,8 @@ class WorkerProcess:
         return self
 
     def wait_ready(self, timeout: float = 30) -> None:
-        from backend.services.redis_client import get_redis
-        from backend.services.task_status_manager import TaskStatusManager
+        from backend.adapters.redis_clients import get_redis
+        from backend.platform.status import TaskStatusManager
 
         status = TaskStatusManager(get_redis())
         deadline = time.monotonic() + timeout
@@ -221,7 +221,7 @@ def mailbox() -> Iterator[Mailbox]:
 def app_client() -> Iterator[Any]:
     from fastapi.testclient import TestClient
 
-    from backend.app import app
+    from backend.api.app import app
 
     with TestClient(app, raise_server_exceptions=False) as client:
         yield client
@@ -229,7 +229,7 @@ def app_client() -> Iterator[Any]:
 
 @pytest.fixture(scope="session")
 def tokens() -> dict[str, str]:
-    from backend.security.auth import issue_token
+    from backend.core.security.tokens import issue_token
 
     return {
         "alice": issue_token("alice", "client"),
@@ -264,7 +264,7 @@ def triage_on_own_worker(
 ) -> dict[str, Any]:
     """Triage one case on a worker of its own with `env`, on `reports` (a queue the shared
     worker does not serve); returns the task's final status."""
-    from backend.services.celery_task_service import CeleryTaskService
+    from backend.platform.enqueue import CeleryTaskService
 
     own = worker_factory(["reports"], concurrency=1, env=env)
     try:

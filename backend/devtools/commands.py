@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-CELERY_APP = "backend.celery_config:celery_app"
+CELERY_APP = "backend.platform.celery_app:celery_app"
 
 
 def _celery(*args: str) -> list[str]:
@@ -18,7 +18,7 @@ def _celery(*args: str) -> list[str]:
 def api_command(port: int) -> list[str]:
     """The FastAPI app under uvicorn on 127.0.0.1:`port`."""
     return [
-        sys.executable, "-m", "uvicorn", "backend.app:app",
+        sys.executable, "-m", "uvicorn", "backend.api.app:app",
         "--host", "127.0.0.1", "--port", str(port),
         # Access logs would carry URLs with case ids; the app logs requests itself, scrubbed.
         "--no-access-log",
@@ -54,7 +54,7 @@ def worker_command(
 
 def beat_command() -> list[str]:
     """Celery beat with RedBeat, whose Redis lock lets several beats run with one active."""
-    return _celery("beat", "-S", "backend.tasks.scheduler:ResilientRedBeatScheduler", "-l", "INFO")
+    return _celery("beat", "-S", "backend.worker.scheduler:ResilientRedBeatScheduler", "-l", "INFO")
 
 
 def flower_command(*, port: int, user: str, password: str) -> list[str]:

@@ -183,35 +183,35 @@ def main() -> int:
         signal.signal(signum, _raise_shutdown)
 
     # Imported here, after chdir, so that Settings reads this repo's .env.
-    from backend.config import Settings
+    from backend.core.settings import Settings
 
     settings = Settings()
     redis_server: RedisServer | None = None
     supervisor = Supervisor()
     try:
-        redis_server = _ensure_redis(settings.redis_url)
-        redis_url = redis_server.url if redis_server else settings.redis_url
+        redis_server = _ensure_redis(settings.redis.url)
+        redis_url = redis_server.url if redis_server else settings.redis.url
         os.environ["REDIS_URL"] = redis_url
-        os.environ["ENVIRONMENT"] = settings.environment
-        flower_password = settings.flower_password or secrets.token_urlsafe(12)
+        os.environ["ENVIRONMENT"] = settings.app.environment
+        flower_password = settings.flower.password or secrets.token_urlsafe(12)
         os.environ["FLOWER_PASSWORD"] = flower_password
 
-        mail_note = f"SMTP {settings.smtp_host}:{settings.smtp_port} (real server, not started)"
-        if settings.smtp_host in LOCAL_HOSTS:
+        mail_note = f"SMTP {settings.smtp.host}:{settings.smtp.port} (real server, not started)"
+        if settings.smtp.host in LOCAL_HOSTS:
             mailbox = Path(os.environ.setdefault("MAILBOX_DIR", str(VAR_DIR / "mailbox")))
-            supervisor.spawn("smtp", smtp_sink_command(settings.smtp_port))
-            mail_note = f"SMTP sink on 127.0.0.1:{settings.smtp_port}, messages in {mailbox}"
+            supervisor.spawn("smtp", smtp_sink_command(settings.smtp.port))
+            mail_note = f"SMTP sink on 127.0.0.1:{settings.smtp.port}, messages in {mailbox}"
 
         say("migrating the database")
         _run_once("migrate", migrate_command(), timeout=300, quiet_stdout=False)
 
-        supervisor.spawn("api", api_command(settings.api_port))
+        supervisor.spawn("api", api_command(settings.api.port))
         supervisor.spawn("worker", worker_command())
         supervisor.spawn("beat", beat_command())
         supervisor.spawn(
             "flower",
             flower_command(
-                port=settings.flower_port, user=settings.flower_user, password=flower_password
+                port=settings.flower.port, user=settings.flower.user, password=flower_password
             ),
         )
         # The token command may log to stdout too; the token is its last line.
@@ -219,17 +219,17 @@ def main() -> int:
             "token", token_command("operator", "operator"), timeout=60, quiet_stdout=True
         )
         token = (output.strip().splitlines() or ["(none)"])[-1]
-        _wait_for_port(settings.api_port, supervisor)
+        _wait_for_port(settings.api.port, supervisor)
 
         if (exited := supervisor.exited()) is None:
-            api = f"http://127.0.0.1:{settings.api_port}"
+            api = f"http://127.0.0.1:{settings.api.port}"
             redis_note = "started by run_all, data in var/redis" if redis_server else "existing"
             banner = [
                 f"API        {api}",
                 f"API docs   {api}/docs",
                 f"Metrics    {api}/metrics",
-                f"Flower     http://127.0.0.1:{settings.flower_port}  "
-                f"(user {settings.flower_user}, password {flower_password})",
+                f"Flower     http://127.0.0.1:{settings.flower.port}  "
+                f"(user {settings.flower.user}, password {flower_password})",
                 f"Operator token (Authorization: Bearer ...):\n{token}",
                 f"Redis      {_redacted(redis_url)} ({redis_note})",
                 f"Mail       {mail_note}",

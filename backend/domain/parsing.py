@@ -2,7 +2,7 @@
 
 Pure code over bytes. It guards against hostile files it can recognise (too many pages, zip
 bombs, XML entity tricks), but it is meant to run in a child process under CPU, memory and
-wall-clock limits (backend.services.document_parser), which catch whatever it cannot.
+wall-clock limits (backend.adapters.parser_process), which catch whatever it cannot.
 """
 
 from __future__ import annotations

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from typing import Literal
 
+from backend.adapters.llm import LLM_SERVICE, LLMClient
+from backend.core.errors import LLMError
+from backend.core.logging import get_logger
 from backend.domain.triage import JsonValue, TriageResult
 from backend.domain.triage import classify_case as classify_with_rules
 from backend.domain.triage_llm import InvalidLLMReply, build_messages, parse_reply, reply_content
-from backend.observability.logging import get_logger
-from backend.services.llm_client import LLMClient, LLMError
+from backend.resilience.external_calls import external_call
 
 log = get_logger(__name__)
 
@@ -23,7 +25,9 @@ Engine = Literal["rules", "llm"]
 
 def classify_with_llm(client: LLMClient, title: str, description: str) -> TriageResult:
     """Ask the model; raises LLMError or InvalidLLMReply when its answer cannot be used."""
-    payload = client.chat_json(build_messages(title, description))
+    payload = client.chat_json(
+        build_messages(title, description), guard=lambda: external_call(LLM_SERVICE)
+    )
     return parse_reply(
         reply_content(payload),
         title=title,

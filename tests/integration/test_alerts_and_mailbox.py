@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from backend.config import settings
+from backend.core.settings import settings
 from backend.devtools.commands import smtp_sink_command
 from backend.devtools.redis_server import free_port
-from backend.services.celery_task_service import CeleryTaskService
+from backend.platform.enqueue import CeleryTaskService
 from tests.conftest import auth, wait_for_state
 
 
@@ -88,11 +88,11 @@ def test_dev_mailbox_lists_what_the_sink_received(
     message.set_content("olá")
     with smtplib.SMTP("127.0.0.1", port, timeout=5) as smtp:
         smtp.send_message(message)
-    monkeypatch.setattr(settings, "mailbox_dir", directory)
+    monkeypatch.setattr(settings.mail, "mailbox_dir", directory)
     # Not in development: the route does not exist.
     r = app_client.get("/api/dev/mailbox", headers=auth(tokens["operator"]))
     assert r.status_code == 404
-    monkeypatch.setattr(settings, "environment", "development")
+    monkeypatch.setattr(settings.app, "environment", "development")
     assert app_client.get("/api/dev/mailbox", headers=auth(tokens["alice"])).status_code == 403
     r = app_client.get("/api/dev/mailbox", headers=auth(tokens["operator"]))
     assert r.status_code == 200

@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 
-from backend.services.celery_task_service import CeleryTaskService
+from backend.platform.enqueue import CeleryTaskService
 from tests.conftest import auth, wait_for_state
 
 
 @pytest.fixture(scope="module")
 def service(redis_server: Any) -> CeleryTaskService:
-    from backend.services.redis_client import get_redis
+    from backend.adapters.redis_clients import get_redis
 
     return CeleryTaskService(get_redis())
 
@@ -212,8 +212,8 @@ def test_health_ready_docs_metrics(app_client: Any, worker: Any) -> None:
 def test_stream_follows_a_running_task_to_the_end(
     app_client: Any, tokens: dict[str, str], service: CeleryTaskService, worker: Any
 ) -> None:
-    from backend.db.models import Case
-    from backend.db.session import session_scope
+    from backend.core.db.models import Case
+    from backend.core.db.session import session_scope
 
     with session_scope() as session:
         case = Case(owner="alice", title="Dúvida", description="Quero saber sobre aposentadoria.")

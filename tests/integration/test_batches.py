@@ -23,11 +23,11 @@ import httpx
 import pytest
 from sqlalchemy import func, select, text
 
-from backend.config import settings
-from backend.db.models import Case
-from backend.db.session import session_scope
-from backend.services import batch_service
-from backend.services.celery_task_service import CeleryTaskService
+from backend.core.db.models import Case
+from backend.core.db.session import session_scope
+from backend.core.settings import settings
+from backend.platform.enqueue import CeleryTaskService
+from backend.services import batches
 from tests.conftest import ROOT, auth, read_sse, wait_for
 from tests.support.cases import ARREST, PENSION, RENT
 
@@ -36,7 +36,7 @@ WEBHOOK_SECRET = os.environ["WEBHOOK_SECRET"]  # set for every process in confte
 
 @pytest.fixture()
 def service(redis_server: Any) -> CeleryTaskService:
-    from backend.services.redis_client import get_redis
+    from backend.adapters.redis_clients import get_redis
 
     return CeleryTaskService(get_redis())
 
@@ -155,9 +155,9 @@ def test_batch_runs_to_completion_with_per_item_results_and_one_callback_each(
 
     wait_for(lambda: len(receiver.requests) == 1, 30, "the completion webhook")
     headers, raw = receiver.requests[0]
-    signature = batch_service.sign(raw, headers[batch_service.TIMESTAMP_HEADER], WEBHOOK_SECRET)
-    assert headers[batch_service.SIGNATURE_HEADER] == signature
-    assert headers[batch_service.DELIVERY_HEADER] == f"batch_completed:{batch_id}"
+    signature = batches.sign(raw, headers[batches.TIMESTAMP_HEADER], WEBHOOK_SECRET)
+    assert headers[batches.SIGNATURE_HEADER] == signature
+    assert headers[batches.DELIVERY_HEADER] == f"batch_completed:{batch_id}"
     payload = json.loads(raw)
     assert payload == {
         "batch_id": batch_id,
@@ -182,9 +182,9 @@ def test_batch_runs_to_completion_with_per_item_results_and_one_callback_each(
     assert "Com falha: 1" in body_text and f"/api/triage/batch/{batch_id}" in body_text
 
     # A redelivered success or failure recounts the same cases and completes nothing again.
-    again = batch_service.mark_case_failed(results[2]["case_id"])
+    again = batches.mark_case_failed(results[2]["case_id"])
     with session_scope() as session:
-        recount = batch_service.settle(session, batch_id)
+        recount = batches.settle(session, batch_id)
     assert again is not None and recount is not None
     assert (again.staged, recount.staged) == ([], [])
     assert (recount.counts.done, recount.counts.failed) == (2, 1)
@@ -254,7 +254,7 @@ def test_a_bad_callback_url_is_refused_and_creates_nothing(
     callback_url: str,
     environment: str,
 ) -> None:
-    monkeypatch.setattr(settings, "environment", environment)
+    monkeypatch.setattr(settings.app, "environment", environment)
     before = count_cases()
     r = app_client.post(
         "/api/triage/batch",
@@ -268,7 +268,7 @@ def test_a_bad_callback_url_is_refused_and_creates_nothing(
 def test_a_callback_needs_the_webhook_secret(
     app_client: Any, tokens: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(settings, "webhook_secret", None)
+    monkeypatch.setattr(settings.webhooks, "secret", None)
     r = app_client.post(
         "/api/triage/batch",
         json={"cases": [PENSION], "callback_url": "https://example.com/hook"},

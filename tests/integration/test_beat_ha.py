@@ -46,7 +46,7 @@ class Beat:
 
 @pytest.fixture()
 def beat_env(redis_client: Any, tmp_path: Path) -> Iterator[dict[str, str]]:
-    from backend.keys import keys
+    from backend.core.keys import keys
 
     def clear() -> None:
         for key in redis_client.scan_iter(match=f"{keys.prefix}redbeat:*"):

@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from backend.keys import keys
-from backend.services.celery_task_service import CeleryTaskService, TaskRequest
-from backend.services.circuit_breaker import BreakerPolicy, CircuitBreaker, Permit
+from backend.core.keys import keys
+from backend.platform.enqueue import CeleryTaskService, TaskRequest
+from backend.resilience.breakers import BreakerPolicy, CircuitBreaker, Permit
 from tests.conftest import auth, wait_for, wait_for_state
 
 TASKS = 20

@@ -14,9 +14,9 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from backend.keys import keys
-from backend.services.celery_task_service import CeleryTaskService
-from backend.services.reaper import Reaper
+from backend.core.keys import keys
+from backend.platform.enqueue import CeleryTaskService
+from backend.platform.recovery.reaper import Reaper
 from tests.conftest import wait_for, wait_for_state
 
 RECOVERY_BOUND_S = 60  # the requirement; the test heartbeat TTL is 4 s

@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 
-from backend.errors import Conflict, DeadLetterNotFound
-from backend.keys import keys
-from backend.services import dead_letter
-from backend.services.celery_task_service import CeleryTaskService
-from backend.services.dead_letter import DeadLetterFilter
-from backend.services.messages import build_message
+from backend.core.errors import Conflict, DeadLetterNotFound
+from backend.core.keys import keys
+from backend.platform import dead_letters
+from backend.platform.dead_letters import DeadLetterFilter
+from backend.platform.enqueue import CeleryTaskService
+from backend.platform.messages import build_message
 from tests.conftest import auth, wait_for_state
 
 
@@ -31,7 +31,7 @@ def wait_for_entry(task_id: str, timeout: float = 20) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            return dead_letter.get(task_id)
+            return dead_letters.get(task_id)
         except DeadLetterNotFound:
             time.sleep(0.05)
     raise AssertionError(f"no dead-letter entry for {task_id}")
@@ -66,16 +66,16 @@ def test_replay_runs_a_new_attempt_linked_both_ways(
 ) -> None:
     task_id, key = failed_task(service)
     wait_for_entry(task_id)
-    new_id = dead_letter.replay(task_id, requested_by="olga", service=service)
+    new_id = dead_letters.replay(task_id, requested_by="olga", service=service)
     new = wait_for_state(service.status.get, new_id, {"FAILURE"})
     old = service.status.get(task_id)
     assert new["retry_of"] == task_id and new["owner"] == "alice"
     assert old is not None and old["retried_by"] == new_id
-    assert dead_letter.get(task_id)["replayed_as"] == new_id
+    assert dead_letters.get(task_id)["replayed_as"] == new_id
     # 2 attempts, then the spec's 4 (the per-enqueue policy override is not carried over)
     assert int(redis_client.get(f"test:{key}:attempts")) == 6
     with pytest.raises(Conflict, match="already replayed"):
-        dead_letter.replay(task_id, requested_by="olga", service=service)
+        dead_letters.replay(task_id, requested_by="olga", service=service)
     # The replay failed for good too: it has an entry of its own.
     assert wait_for_entry(new_id)["args"] == [key]
 
@@ -115,7 +115,7 @@ def test_garbage_message_lands_and_worker_keeps_serving(
     deadline = time.monotonic() + 20
     found: list[dict[str, Any]] = []
     while time.monotonic() < deadline and not found:
-        page = dead_letter.list_entries(DeadLetterFilter(reason="undecodable"), limit=500)
+        page = dead_letters.list_entries(DeadLetterFilter(reason="undecodable"), limit=500)
         found = [e for e in page.items if marker in (e["traceback"] or "")]
         time.sleep(0.1)
     assert found, worker.log.read_text()[-3000:]
@@ -127,7 +127,7 @@ def test_replay_many_by_filter(service: CeleryTaskService, worker: Any) -> None:
     failed = [failed_task(service)[0] for _ in range(2)]
     for task_id in failed:
         wait_for_entry(task_id)
-    outcome = dead_letter.replay_many(
+    outcome = dead_letters.replay_many(
         DeadLetterFilter(name="testing.always_fail", since=since),
         requested_by="olga",
         service=service,
@@ -137,7 +137,7 @@ def test_replay_many_by_filter(service: CeleryTaskService, worker: Any) -> None:
     for task_id in failed:
         new = wait_for_state(service.status.get, by_original[task_id], {"FAILURE", "SUCCESS"})
         assert new["retry_of"] == task_id
-    again = dead_letter.replay_many(
+    again = dead_letters.replay_many(
         DeadLetterFilter(name="testing.always_fail", since=since),
         requested_by="olga",
         service=service,
@@ -148,15 +148,15 @@ def test_replay_many_by_filter(service: CeleryTaskService, worker: Any) -> None:
 def test_discard_then_no_replay(service: CeleryTaskService, worker: Any) -> None:
     task_id, _ = failed_task(service)
     wait_for_entry(task_id)
-    assert dead_letter.discard(task_id)["discarded_at"]
+    assert dead_letters.discard(task_id)["discarded_at"]
     with pytest.raises(Conflict, match="discarded"):
-        dead_letter.replay(task_id, requested_by="olga", service=service)
+        dead_letters.replay(task_id, requested_by="olga", service=service)
     with pytest.raises(Conflict):
-        dead_letter.discard(task_id)
-    page = dead_letter.list_entries(DeadLetterFilter(name="testing.always_fail"), limit=500)
+        dead_letters.discard(task_id)
+    page = dead_letters.list_entries(DeadLetterFilter(name="testing.always_fail"), limit=500)
     assert task_id not in {e["task_id"] for e in page.items}
     with pytest.raises(DeadLetterNotFound):
-        dead_letter.discard(str(uuid.uuid4()))
+        dead_letters.discard(str(uuid.uuid4()))
 
 
 def test_entry_survives_redis_loss_and_replays_from_sql(
@@ -166,8 +166,8 @@ def test_entry_survives_redis_loss_and_replays_from_sql(
     before = wait_for_entry(task_id)
     clean_redis.flushdb()  # every task record, history and key gone, as after losing Redis
     assert service.status.get(task_id) is None
-    assert dead_letter.get(task_id) == before
-    new_id = dead_letter.replay(task_id, requested_by="olga", service=service)
+    assert dead_letters.get(task_id) == before
+    new_id = dead_letters.replay(task_id, requested_by="olga", service=service)
     new = wait_for_state(service.status.get, new_id, {"FAILURE"})
     assert new["retry_of"] == task_id and new["owner"] == "alice" and new["name"] == before["name"]
     assert clean_redis.exists(keys.task(task_id)) == 0  # no stub record for the expired one

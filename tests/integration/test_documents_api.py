@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from backend.config import settings
-from backend.db.models import Case, Document
-from backend.db.session import session_scope
+from backend.core.db.models import Case, Document
+from backend.core.db.session import session_scope
+from backend.core.settings import settings
 from backend.domain.parsing import DocumentKind
 from backend.domain.parsing_ocr import ocr_available
-from backend.services.celery_task_service import CeleryTaskService
+from backend.platform.enqueue import CeleryTaskService
 from tests.conftest import auth, wait_for_state
 from tests.support import document_files as files
 
@@ -61,7 +61,7 @@ def stored_state() -> tuple[int, int]:
     """(document rows, files in the uploads folder): what a refused upload must not change."""
     with session_scope() as session:
         rows = session.scalar(select(func.count()).select_from(Document)) or 0
-    uploads = settings.uploads_dir
+    uploads = settings.files.uploads_dir
     return rows, len(list(uploads.iterdir())) if uploads.exists() else 0
 
 
@@ -114,7 +114,7 @@ def test_pdf_docx_and_text_are_analysed(
         assert analysis["text_length"] == len(document["text"]) > 0
         assert analysis["ocr_needed"] is False
         # Stored under its id, never under the user's name.
-        assert (settings.uploads_dir / document["document_id"]).read_bytes() == data
+        assert (settings.files.uploads_dir / document["document_id"]).read_bytes() == data
     entities = {e["type"]: e["value"] for e in analysis["entities"]}
     assert entities["cpf"] == "52998224725" and entities["money"] == "10000.00"
 
@@ -127,7 +127,7 @@ def test_pdf_without_text_layer_is_stored_with_ocr_flags(
     analysis = document["analysis"]
     assert analysis["page_count"] == 2
     assert analysis["ocr"]["needed"] is True
-    if not ocr_available(settings.ocr_language):
+    if not ocr_available(settings.parsing.ocr_language):
         assert analysis["ocr_needed"] is True and analysis["ocr"]["available"] is False
         assert record["result"]["ocr_needed"] is True
 
@@ -185,12 +185,12 @@ def test_oversize_uploads_get_413_and_nothing_is_stored(
     case_id = make_case()
     before = stored_state()
     # Just over the file limit: the body fits the upload body limit, the handler refuses it.
-    just_over = b"a" * (settings.max_upload_bytes + 1)
+    just_over = b"a" * (settings.parsing.max_upload_bytes + 1)
     response = upload(app_client, tokens["alice"], case_id, just_over, "big.txt")
     assert response.status_code == 413
     assert response.json()["error"]["code"] == "payload_too_large"
     # Far over: the middleware refuses the body from its declared length.
-    far_over = b"a" * (settings.max_upload_bytes + 1024 * 1024)
+    far_over = b"a" * (settings.parsing.max_upload_bytes + 1024 * 1024)
     response = upload(app_client, tokens["alice"], case_id, far_over, "big.txt")
     assert response.status_code == 413
     assert response.json()["error"]["code"] == "payload_too_large"
@@ -210,7 +210,7 @@ def test_oversize_streamed_upload_without_length_gets_413(
             f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.txt"\r\n'
             "Content-Type: text/plain\r\n\r\n"
         ).encode()
-        for _ in range(settings.max_upload_bytes // (1024 * 1024) + 2):
+        for _ in range(settings.parsing.max_upload_bytes // (1024 * 1024) + 2):
             yield b"a" * (1024 * 1024)
         yield f"\r\n--{boundary}--\r\n".encode()
 
@@ -230,8 +230,8 @@ def test_oversize_streamed_upload_without_length_gets_413(
 def test_uploads_above_the_general_body_limit_are_accepted(
     app_client: Any, tokens: dict[str, str], worker: Any, service: CeleryTaskService
 ) -> None:
-    data = (PETICAO + "\n").encode() * (settings.max_body_bytes // len(PETICAO) + 10)
-    assert settings.max_body_bytes < len(data) < settings.max_upload_bytes
+    data = (PETICAO + "\n").encode() * (settings.api.max_body_bytes // len(PETICAO) + 10)
+    assert settings.api.max_body_bytes < len(data) < settings.parsing.max_upload_bytes
     record, document = analyse(app_client, service, tokens["alice"], data, "grande.txt")
     assert record["state"] == "SUCCESS", record
     assert document["size_bytes"] == len(data)

@@ -12,12 +12,9 @@ from pathlib import Path
 import psutil
 import pytest
 
+from backend.adapters.parser_process import IsolationLimits, parse_isolated
+from backend.core.errors import DocumentParseFailed
 from backend.domain.parsing_ocr import ocr_available
-from backend.services.document_parser import (
-    DocumentParseFailed,
-    IsolationLimits,
-    parse_isolated,
-)
 from tests.support import document_files as files
 
 GENEROUS = IsolationLimits(timeout_s=60, cpu_s=30, memory_bytes=1024**3)

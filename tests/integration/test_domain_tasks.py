@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from backend.db.models import Case, Document, Report
-from backend.db.session import session_scope
-from backend.services.celery_task_service import CeleryTaskService
+from backend.core.db.models import Case, Document, Report
+from backend.core.db.session import session_scope
+from backend.platform.enqueue import CeleryTaskService
 from tests.conftest import wait_for_state
 
 

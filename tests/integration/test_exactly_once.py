@@ -16,13 +16,14 @@ import psutil
 import pytest
 from sqlalchemy import func, select
 
-from backend.celery_config import celery_app
-from backend.db.models import Case
-from backend.db.session import session_scope
-from backend.keys import keys
-from backend.services import effects, mailer
-from backend.services.celery_task_service import CeleryTaskService
-from backend.services.external_calls import CallDeferred
+from backend.adapters import mailer
+from backend.core.db.models import Case
+from backend.core.db.session import session_scope
+from backend.core.errors import CallDeferred
+from backend.core.keys import keys
+from backend.platform.celery_app import celery_app
+from backend.platform.enqueue import CeleryTaskService
+from backend.resilience import effects
 from tests.conftest import wait_for, wait_for_state
 from tests.integration.test_crash_recovery import recover
 from tests.support.tasks import EFFECT_OWNER, effect_address

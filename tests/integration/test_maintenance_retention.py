@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from backend.celery_config import celery_app
-from backend.config import settings
-from backend.db.models import Document, Report
-from backend.db.session import session_scope
-from backend.services.celery_task_service import CeleryTaskService
+from backend.core.db.models import Document, Report
+from backend.core.db.session import session_scope
+from backend.core.settings import settings
+from backend.platform.celery_app import celery_app
+from backend.platform.enqueue import CeleryTaskService
 from tests.conftest import wait_for_state
 
 OLD = datetime.now(UTC) - timedelta(days=400)  # beyond every retention default
@@ -37,7 +37,7 @@ def _file(path: Path, *, old: bool) -> Path:
 
 def _report(*, old: bool) -> tuple[str, Path]:
     report_id = str(uuid.uuid4())
-    path = _file(settings.reports_dir / f"{report_id}.csv", old=old)
+    path = _file(settings.files.reports_dir / f"{report_id}.csv", old=old)
     with session_scope() as session:
         session.add(
             Report(
@@ -65,7 +65,9 @@ def test_each_kind_goes_at_its_own_age(
     # results: Celery result-backend entries left without an expiry
     meta = celery_app.backend.task_keyprefix
     stale, fresh, undated = (f"{meta}{uuid.uuid4()}" for _ in range(3))
-    old_done = (datetime.now(UTC) - timedelta(seconds=settings.result_expires_s + 60)).isoformat()
+    old_done = (
+        datetime.now(UTC) - timedelta(seconds=settings.tasks.result_expires_s + 60)
+    ).isoformat()
     redis_client.set(stale, json.dumps({"status": "SUCCESS", "date_done": old_done}))
     now_done = datetime.now(UTC).isoformat()
     redis_client.set(fresh, json.dumps({"status": "SUCCESS", "date_done": now_done}))
@@ -73,12 +75,12 @@ def test_each_kind_goes_at_its_own_age(
     # reports: an old row with its file, a recent one, old and recent files without a row
     old_id, old_path = _report(old=True)
     new_id, new_path = _report(old=False)
-    orphan_old = _file(settings.reports_dir / "sobra-antiga.csv", old=True)
-    orphan_new = _file(settings.reports_dir / "sobra-recente.csv", old=False)
+    orphan_old = _file(settings.files.reports_dir / "sobra-antiga.csv", old=True)
+    orphan_new = _file(settings.files.reports_dir / "sobra-recente.csv", old=False)
     # uploads: an old file in a sub-directory, a recent one
-    upload_old = _file(settings.uploads_dir / uuid.uuid4().hex / "peticao.pdf", old=True)
-    upload_new = _file(settings.uploads_dir / f"{uuid.uuid4().hex}.pdf", old=False)
-    just_made = settings.uploads_dir / uuid.uuid4().hex  # an upload about to write its file
+    upload_old = _file(settings.files.uploads_dir / uuid.uuid4().hex / "peticao.pdf", old=True)
+    upload_new = _file(settings.files.uploads_dir / f"{uuid.uuid4().hex}.pdf", old=False)
+    just_made = settings.files.uploads_dir / uuid.uuid4().hex  # an upload about to write its file
     just_made.mkdir()
 
     result = _purge(service)
@@ -88,7 +90,7 @@ def test_each_kind_goes_at_its_own_age(
     assert result["results"]["results_removed"] == 1
     assert result["results"]["results_expiry_set"] == 1
     assert not redis_client.exists(stale) and redis_client.exists(fresh)
-    assert 0 < redis_client.ttl(undated) <= settings.result_expires_s
+    assert 0 < redis_client.ttl(undated) <= settings.tasks.result_expires_s
     assert result["reports"] == {"report_rows_removed": 1, "report_files_removed": 2}
     assert not old_path.exists() and not orphan_old.exists()
     assert new_path.exists() and orphan_new.exists()
@@ -115,7 +117,7 @@ def test_expired_upload_is_cleared_from_its_document_row(
         session.add_all([old_doc, new_doc])
         session.flush()
         for document, old in ((old_doc, True), (new_doc, False)):
-            document.storage_path = _file(settings.uploads_dir / document.id, old=old).name
+            document.storage_path = _file(settings.files.uploads_dir / document.id, old=old).name
         ids = old_doc.id, new_doc.id
     result = _purge(service)
     assert result["uploads"] == {"upload_files_removed": 1, "document_refs_cleared": 1}
@@ -123,5 +125,5 @@ def test_expired_upload_is_cleared_from_its_document_row(
         old_row, new_row = (session.get(Document, i) for i in ids)
         assert old_row is not None and old_row.storage_path is None
         assert new_row is not None and new_row.storage_path == ids[1]
-    assert not (settings.uploads_dir / ids[0]).exists()
-    assert (settings.uploads_dir / ids[1]).exists()
+    assert not (settings.files.uploads_dir / ids[0]).exists()
+    assert (settings.files.uploads_dir / ids[1]).exists()

@@ -7,9 +7,9 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from backend.keys import keys
-from backend.services.celery_task_service import CeleryTaskService
-from backend.services.orphans import OrphanSweep
+from backend.core.keys import keys
+from backend.platform.enqueue import CeleryTaskService
+from backend.platform.recovery.orphans import OrphanSweep
 from tests.conftest import wait_for_state
 
 QUEUE = "reports"  # not served by the shared worker: messages stay where the test puts them

@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from backend.db.models import Case, OutboxEntry
-from backend.db.session import session_scope
+from backend.core.db.models import Case, OutboxEntry
+from backend.core.db.session import session_scope
 from backend.devtools.redis_server import RedisServer
-from backend.services.celery_task_service import CeleryTaskService, TaskRequest, row_task
-from backend.services.outbox import ACCEPTED, Outbox, from_payload, stage, to_payload
+from backend.platform.enqueue import CeleryTaskService, TaskRequest, row_task
+from backend.platform.outbox import ACCEPTED, Outbox, from_payload, stage, to_payload
 from tests.conftest import auth, read_sse, wait_for, wait_for_state
 
 

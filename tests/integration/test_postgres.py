@@ -15,8 +15,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from backend.db.migrate import upgrade
-from backend.db.models import Case
+from backend.core.db.migrate import upgrade
+from backend.core.db.models import Case
 from tests.conftest import triage_on_own_worker
 
 SERVER_URL = os.environ.get("TEST_POSTGRES_URL")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from backend.services.celery_task_service import CeleryTaskService, TaskRequest
-from backend.services.task_status_manager import TaskFilter
+from backend.platform.enqueue import CeleryTaskService, TaskRequest
+from backend.platform.status import TaskFilter
 from tests.conftest import wait_for_state
 
 

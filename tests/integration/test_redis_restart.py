@@ -3,7 +3,7 @@
 Each cycle starts a long task on a worker of its own (acked late: unacked while it runs, and
 the other pool process idle, so a BRPOP is pending), restarts the test Redis (stopped, or
 killed as a crash would), and then asks the worker for new work. Before the fix in
-backend/tasks/transport.py (`Channel._connparams`) the reconnect ended, in most cycles, in
+backend/worker/transport.py (`Channel._connparams`) the reconnect ended, in most cycles, in
 "Unrecoverable error: AttributeError ... 'hostname'" and the worker shut down.
 """
 
@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
+from backend.core.keys import keys
 from backend.devtools.redis_server import RedisServer
-from backend.keys import keys
-from backend.services.celery_task_service import CeleryTaskService
+from backend.platform.enqueue import CeleryTaskService
 from tests.conftest import WorkerProcess, wait_for
 
 # `reports`: a queue the shared worker does not serve, so the tasks run on this test's worker.

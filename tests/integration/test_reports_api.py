@@ -14,15 +14,15 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from backend.db.models import Case, Report
-from backend.db.session import session_scope
-from backend.services.celery_task_service import CeleryTaskService
+from backend.core.db.models import Case, Report
+from backend.core.db.session import session_scope
+from backend.platform.enqueue import CeleryTaskService
 from tests.conftest import auth, wait_for_state
 
 
 @pytest.fixture(scope="module")
 def service(redis_server: Any) -> CeleryTaskService:
-    from backend.services.redis_client import get_redis
+    from backend.adapters.redis_clients import get_redis
 
     return CeleryTaskService(get_redis())
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from backend.services.celery_task_service import CeleryTaskService, TaskRequest
+from backend.platform.enqueue import CeleryTaskService, TaskRequest
 
 LIMIT_PER_S = 10
 TASKS = 300
@@ -72,7 +72,7 @@ def test_three_workers_share_one_limit_and_defer_without_using_attempts(
 def test_api_limits_each_user_per_route_with_429_and_retry_after(
     app_client: Any, tokens: dict[str, str], clean_redis: Any
 ) -> None:
-    from backend.services.rate_limiter import ApiRateLimiter
+    from backend.resilience.rate_limits import ApiRateLimiter
     from tests.conftest import auth
 
     state = app_client.app.state
@@ -148,8 +148,9 @@ def test_rate_limited_route_decodes_the_token_once(
     app_client: Any, tokens: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The limiter's decoded principal is the one the route uses: one JWT decode per request."""
-    from backend.routes import deps, rate_limit
-    from backend.security.auth import decode_token
+    from backend.api import deps
+    from backend.api.middleware import rate_limit
+    from backend.core.security.tokens import decode_token
     from tests.conftest import auth
 
     decoded: list[str] = []

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from backend.errors import Conflict
-from backend.services.celery_task_service import CeleryTaskService
+from backend.core.errors import Conflict
+from backend.platform.enqueue import CeleryTaskService
 from tests.conftest import wait_for, wait_for_state
 
 
@@ -121,7 +121,7 @@ def test_retry_of_failed_task_links_both_records(service: CeleryTaskService, wor
 
 
 def test_enqueue_many_runs_every_task(service: CeleryTaskService, worker: Any) -> None:
-    from backend.services.celery_task_service import TaskRequest
+    from backend.platform.enqueue import TaskRequest
 
     ids = service.enqueue_many([TaskRequest("maintenance.ping", owner="bulk") for _ in range(300)])
     assert len(set(ids)) == 300

@@ -16,12 +16,12 @@ from typing import Any
 import pytest
 from limits import parse
 
-from backend.config import settings
-from backend.db.models import Case
-from backend.db.session import session_scope
-from backend.keys import keys
-from backend.services.circuit_breaker import BreakerPolicy
-from backend.services.llm_client import LLM_SERVICE, LLMClient
+from backend.adapters.llm import LLM_SERVICE, LLMClient
+from backend.core.db.models import Case
+from backend.core.db.session import session_scope
+from backend.core.keys import keys
+from backend.core.settings import settings
+from backend.resilience.breakers import BreakerPolicy
 from backend.services.triage_engine import triage
 from tests.conftest import triage_on_own_worker
 
@@ -182,7 +182,7 @@ def test_open_breaker_falls_back_without_using_the_rate_limit(
     for _ in range(BreakerPolicy.for_service(LLM_SERVICE).fail_max):
         triage(TITLE, DESCRIPTION, engine="llm", client=client)
     assert breaker_state(clean_redis) == "open"
-    over_the_limit = parse(settings.rate_limits[LLM_SERVICE]).amount + 1
+    over_the_limit = parse(settings.limits.rate_limits[LLM_SERVICE]).amount + 1
     reasons = {
         triage(TITLE, DESCRIPTION, engine="llm", client=client)["fallback_reason"]
         for _ in range(over_the_limit)

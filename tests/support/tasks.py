@@ -15,13 +15,15 @@ import httpx
 from celery.exceptions import SoftTimeLimitExceeded
 from sqlalchemy.orm import Session
 
-from backend.celery_config import RetryPolicy, TaskSpec, celery_app, register_spec
-from backend.db.models import Case
-from backend.enums import QueueName, Role
-from backend.services import effects, mailer
-from backend.services.external_calls import external_call
-from backend.services.redis_client import get_redis
-from backend.tasks.base import TrackedTask, tracked_task
+from backend.adapters import mailer
+from backend.adapters.redis_clients import get_redis
+from backend.core.db.models import Case
+from backend.core.enums import QueueName, Role
+from backend.platform.catalogue import RetryPolicy, TaskSpec, register_spec
+from backend.platform.celery_app import celery_app
+from backend.resilience import effects
+from backend.resilience.external_calls import external_call
+from backend.worker import TrackedTask, tracked_task
 
 _FAST_RETRY = RetryPolicy(max_attempts=4, backoff_base_s=0.5, backoff_cap_s=4, jitter=0.2)
 for spec in (

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from backend.batch_cli import ProgressBar, UsageError, check_case, chunk_key, chunks, load_cases
+from backend.cli.batch import ProgressBar, UsageError, check_case, chunk_key, chunks, load_cases
 
 CASE = {"title": "Despejo", "description": "O proprietário quer me despejar."}
 

@@ -7,14 +7,14 @@ import json
 
 import pytest
 
-from backend.celery_config import RetryPolicy
+from backend.core.enums import Priority
+from backend.core.errors import InvalidPriority, InvalidRequest, UnknownQueue, UnknownTask
+from backend.core.keys import Keys
 from backend.domain.stats import percentiles
-from backend.enums import Priority
-from backend.errors import InvalidPriority, InvalidRequest, UnknownQueue, UnknownTask
-from backend.keys import Keys
-from backend.services.celery_task_service import TaskRequest, prepare
-from backend.services.messages import build_message, redacted_repr
-from backend.services.task_status_manager import decode_cursor, encode_cursor
+from backend.platform.catalogue import RetryPolicy
+from backend.platform.enqueue import TaskRequest, prepare
+from backend.platform.messages import build_message, redacted_repr
+from backend.platform.status import decode_cursor, encode_cursor
 
 
 def test_backoff_grows_exponentially_with_jitter_and_cap() -> None:

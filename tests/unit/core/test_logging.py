@@ -8,7 +8,7 @@ import logging
 
 import pytest
 
-from backend.observability.logging import configure_logging, get_logger, scrub
+from backend.core.logging import configure_logging, get_logger, scrub
 
 
 def _fail() -> None:

@@ -6,12 +6,12 @@ import sys
 
 from backend.devtools import commands
 
-CELERY = [sys.executable, "-m", "celery", "-A", "backend.celery_config:celery_app"]
+CELERY = [sys.executable, "-m", "celery", "-A", "backend.platform.celery_app:celery_app"]
 
 
 def test_api_command_binds_loopback_with_fast_loop_and_no_access_log() -> None:
     assert commands.api_command(8123) == [
-        sys.executable, "-m", "uvicorn", "backend.app:app",
+        sys.executable, "-m", "uvicorn", "backend.api.app:app",
         "--host", "127.0.0.1", "--port", "8123",
         "--no-access-log", "--loop", "uvloop", "--http", "httptools",
     ]  # fmt: skip
@@ -52,7 +52,7 @@ def test_beat_uses_redbeat() -> None:
         *CELERY,
         "beat",
         "-S",
-        "backend.tasks.scheduler:ResilientRedBeatScheduler",
+        "backend.worker.scheduler:ResilientRedBeatScheduler",
         "-l",
         "INFO",
     ]

@@ -3,12 +3,7 @@ from typing import Any
 
 import pytest
 
-from backend.domain.triage_llm import (
-    InvalidLLMReply,
-    build_messages,
-    parse_reply,
-    reply_content,
-)
+from backend.domain.triage_llm import InvalidLLMReply, build_messages, parse_reply, reply_content
 from backend.domain.triage_rules import AREAS, URGENCIES
 
 TITLE = "Demitido sem receber"

@@ -1,0 +1,54 @@
+"""Uploaded files on disk, under settings.files.uploads_dir, one file per document named by its id.
+
+The user's file name never becomes a path: it is kept in the database only.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+import uuid
+from pathlib import Path
+
+from backend.core.settings import settings
+
+_UNSAFE_NAME_CHARS = re.compile(r"[\x00-\x1f\x7f/\\]")
+_MAX_NAME_CHARS = 255
+
+
+def storage_name(document_id: str) -> str:
+    """The file's name under uploads_dir (kept in documents.storage_path)."""
+    # A document id is a UUID we generated; refuse anything else rather than build a path.
+    return str(uuid.UUID(document_id))
+
+
+def path_for(document_id: str) -> Path:
+    return settings.files.uploads_dir / storage_name(document_id)
+
+
+def save(document_id: str, data: bytes) -> Path:
+    """Write the file atomically (temporary file, then rename), readable by its owner only."""
+    target = path_for(document_id)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return target
+
+
+def delete(document_id: str) -> None:
+    path_for(document_id).unlink(missing_ok=True)
+
+
+def display_name(filename: str | None) -> str:
+    """The name to store for an upload: its last path part, without control characters."""
+    name = _UNSAFE_NAME_CHARS.sub("", (filename or "").replace("\\", "/").rsplit("/", 1)[-1])
+    return name.strip()[:_MAX_NAME_CHARS] or "document"

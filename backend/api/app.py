@@ -1,0 +1,71 @@
+"""FastAPI application factory: routers, error handlers, middleware and lifespan in one place.
+
+`uvicorn backend.api.app:app` serves it.
+"""
+
+from __future__ import annotations
+
+from fastapi import Depends, FastAPI
+from fastapi.responses import Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from backend.api.errors import install_error_handlers
+from backend.api.lifespan import lifespan
+from backend.api.middleware.body_limit import BodyLimitMiddleware
+from backend.api.middleware.metrics import RequestMetricsMiddleware
+from backend.api.middleware.rate_limit import limit_submissions
+from backend.api.routes import (
+    batches,
+    dead_letters,
+    dev,
+    documents,
+    health,
+    reports,
+    tasks,
+    triage,
+)
+from backend.core.logging import configure_logging
+from backend.core.settings import settings
+from backend.platform.metrics import REGISTRY
+
+# Order matters where paths overlap: the dead-letter store before /api/tasks/{task_id}.
+ROUTERS = (
+    health.router,
+    dead_letters.router,
+    tasks.router,
+    documents.router,
+    batches.router,
+    triage.router,
+    reports.router,
+    dev.router,
+)
+
+
+def create_app() -> FastAPI:
+    configure_logging(settings.app.log_level, json_output=settings.app.log_json)
+    app = FastAPI(
+        title="Legal triage: background processing",
+        version="1.0.0",
+        description="Submit work, follow it live, and operate the task platform. "
+        "Every /api call needs `Authorization: Bearer <token>`.",
+        lifespan=lifespan,
+        dependencies=[Depends(limit_submissions)],
+    )
+    install_error_handlers(app)
+    for router in ROUTERS:
+        app.include_router(router)
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics() -> Response:
+        return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_body=settings.api.max_body_bytes,
+        path_limits={documents.UPLOAD_PATH: documents.UPLOAD_BODY_LIMIT},
+    )
+    app.add_middleware(RequestMetricsMiddleware)  # added last: runs first, sees every answer
+    return app
+
+
+app = create_app()

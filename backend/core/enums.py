@@ -1,0 +1,104 @@
+"""Names used across the platform: queues, priorities, task states and roles, each declared once."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class QueueName(StrEnum):
+    TRIAGE = "triage"
+    DOCUMENTS = "documents"
+    NOTIFICATIONS = "notifications"
+    REPORTS = "reports"
+    MAINTENANCE = "maintenance"
+
+
+class Priority(StrEnum):
+    LOW = "LOW"
+    NORMAL = "NORMAL"
+    HIGH = "HIGH"
+    CRITICAL = "CRITICAL"
+
+    @property
+    def broker_value(self) -> int:
+        """Celery priority on the Redis transport, where the lowest number is served first.
+
+        The values sit on kombu's priority steps (0, 3, 6, 9), so each level is its own list.
+        """
+        return _BROKER_PRIORITY[self]
+
+
+_BROKER_PRIORITY = {Priority.CRITICAL: 0, Priority.HIGH: 3, Priority.NORMAL: 6, Priority.LOW: 9}
+PRIORITY_STEPS = sorted(_BROKER_PRIORITY.values())
+
+
+class TaskState(StrEnum):
+    """Celery's state names. RECEIVED is recorded as history only, never as the state.
+
+    ACCEPTED is ours: the task waits in the SQL outbox (Redis was down when it was submitted);
+    it is read from there and never stored in Redis."""
+
+    ACCEPTED = "ACCEPTED"
+    PENDING = "PENDING"
+    STARTED = "STARTED"
+    PROGRESS = "PROGRESS"
+    RETRY = "RETRY"
+    SUCCESS = "SUCCESS"
+    FAILURE = "FAILURE"
+    REVOKED = "REVOKED"
+
+    @property
+    def is_final(self) -> bool:
+        return self in FINAL_STATES
+
+
+FINAL_STATES = frozenset({TaskState.SUCCESS, TaskState.FAILURE, TaskState.REVOKED})
+
+
+class Role(StrEnum):
+    CLIENT = "client"
+    OPERATOR = "operator"
+    ADMIN = "admin"
+
+    @property
+    def sees_everything(self) -> bool:
+        return self in (Role.OPERATOR, Role.ADMIN)
+
+
+class Transition(StrEnum):
+    """A change recorded on a task by the transition script (backend/platform/lua)."""
+
+    STARTED = "started"
+    RETRY = "retry"
+    DEFERRED = "deferred"
+    SUCCESS = "success"
+    FAILURE = "failure"
+    REVOKED = "revoked"
+
+
+class TransitionOutcome(StrEnum):
+    """What the transition script answered: applied, or why not."""
+
+    OK = "ok"
+    FINAL = "final"  # the task had already finished (or was cancelled)
+    MISSING = "missing"  # no record
+    RUNNING = "running"  # it runs now: it cannot be retried or cancelled that way
+    IGNORED = "ignored"
+    STALE = "stale"  # a report about a run that is no longer the current one
+
+
+class DeadLetterReason(StrEnum):
+    """Why an entry is in the dead-letter store."""
+
+    FAILED = "failed"  # the task failed for good
+    UNKNOWN_TASK = "unknown_task"  # no worker knows the task's name
+    UNDECODABLE = "undecodable"  # the message could not be read at all
+
+
+class TriageEvent(StrEnum):
+    """Events of a case's live stream (GET /api/triage/stream/{case_id})."""
+
+    STARTED = "triage_started"
+    UPDATE = "triage_update"
+    COMPLETED = "triage_completed"
+    FAILED = "triage_failed"

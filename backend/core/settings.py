@@ -1,0 +1,333 @@
+"""Settings, read from the environment (and `.env`): one small class per concern, composed.
+
+Every environment variable keeps its flat name (REDIS_URL, SMTP_HOST, PARSE_CPU_S ...): each
+class reads its own with a prefix or an alias. `settings` is built once, at first import;
+`Settings()` builds a fresh one (the `make up` runner reads its .env after changing folder).
+Validated at start: outside development the default JWT secret is refused.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT_DIR = Path(__file__).resolve().parents[2]
+VAR_DIR = ROOT_DIR / "var"
+DEFAULT_JWT_SECRET = "dev-insecure-secret-change-me-0123456789abcdef"  # noqa: S105 - refused outside development
+
+
+class AppSettings(BaseSettings):
+    """The deployment as a whole."""
+
+    model_config = SettingsConfigDict(env_prefix="", env_file=".env", extra="ignore")
+    environment: Literal["development", "test", "production"] = "development"
+    log_level: str = "INFO"
+    log_json: bool = True
+    # Absolute base of links in e-mails.
+    public_base_url: str = "http://localhost:8000"
+
+
+class RedisSettings(BaseSettings):
+    """Redis: broker, status store, pub/sub and shared limits."""
+
+    model_config = SettingsConfigDict(env_prefix="REDIS_", env_file=".env", extra="ignore")
+    url: str = "redis://127.0.0.1:6379/0"
+    socket_timeout_s: float = 5.0
+    # Broker defaults to REDIS_URL; set it to use another Redis (or RabbitMQ, without priorities
+    # and direct publishing: see README).
+    broker_url: str | None = Field(default=None, validation_alias="BROKER_URL")
+    key_prefix: str = Field(
+        default="ltq:", pattern=r"^[A-Za-z0-9_.-]{1,32}:$", validation_alias="KEY_PREFIX"
+    )
+    # Workers retry a Redis command this long while Redis is unreachable (a restart), instead
+    # of failing the task; the API never waits (it falls back to the outbox).
+    worker_redis_outage_retry_s: float = Field(
+        default=30.0, ge=0, validation_alias="WORKER_REDIS_OUTAGE_RETRY_S"
+    )
+
+    @cached_property
+    def effective_broker_url(self) -> str:
+        return self.broker_url or self.url
+
+    @property
+    def broker_is_redis(self) -> bool:
+        return self.effective_broker_url.startswith(("redis://", "rediss://", "unix://"))
+
+
+class DatabaseSettings(BaseSettings):
+    """The SQL database (SQLite under var/ by default, or PostgreSQL)."""
+
+    model_config = SettingsConfigDict(env_prefix="DATABASE_", env_file=".env", extra="ignore")
+    url: str = f"sqlite:///{VAR_DIR / 'app.db'}"
+
+
+class ApiSettings(BaseSettings):
+    """The HTTP API."""
+
+    model_config = SettingsConfigDict(env_prefix="API_", env_file=".env", extra="ignore")
+    port: int = 8000
+    # Submissions per user and route; over it the API answers 429 with Retry-After.
+    rate_limits: dict[str, str] = {
+        "POST /api/tasks": "100/minute",
+        "POST /api/triage": "30/minute",
+        "POST /api/triage/batch": "10/minute",
+        "POST /api/documents": "30/minute",
+        "POST /api/reports": "10/minute",
+    }
+    max_body_bytes: int = Field(default=1_048_576, validation_alias="MAX_BODY_BYTES")
+    cors_origins: list[str] = Field(default=[], validation_alias="CORS_ORIGINS")
+
+
+class AuthSettings(BaseSettings):
+    """Bearer tokens."""
+
+    model_config = SettingsConfigDict(env_prefix="JWT_", env_file=".env", extra="ignore")
+    secret: str = DEFAULT_JWT_SECRET
+    algorithm: Literal["HS256"] = "HS256"
+    ttl_s: int = 12 * 3600
+
+
+class TaskSettings(BaseSettings):
+    """Task records, idempotency and retry policies."""
+
+    model_config = SettingsConfigDict(env_prefix="TASK_", env_file=".env", extra="ignore")
+    # Finished task records (status, history, result) are kept this long in Redis.
+    record_ttl_s: int = 7 * 24 * 3600
+    history_max: int = 50
+    # Scale overrides: retry policy and time limits per task name, e.g.
+    # TASK_POLICY_OVERRIDES='{"triage.classify_case": {"max_attempts": 5}}'
+    policy_overrides: dict[str, dict[str, float]] = {}
+    # Celery's own result backend entries expire after this long.
+    result_expires_s: int = Field(default=24 * 3600, validation_alias="RESULT_EXPIRES_S")
+    idempotency_ttl_s: int = Field(default=24 * 3600, validation_alias="IDEMPOTENCY_TTL_S")
+    runtime_sample_size: int = Field(default=1000, validation_alias="RUNTIME_SAMPLE_SIZE")
+    visibility_timeout_s: int = Field(default=3600, validation_alias="VISIBILITY_TIMEOUT_S")
+    # Modules of tasks beyond the built-in ones, imported by workers and the CLI (test
+    # instruments, plug-ins), e.g. EXTRA_TASK_MODULES=tests.support.tasks.
+    extra_task_modules: str = Field(default="", validation_alias="EXTRA_TASK_MODULES")
+
+    @property
+    def extra_modules(self) -> list[str]:
+        """EXTRA_TASK_MODULES as a list (comma-separated in the environment)."""
+        return [name.strip() for name in self.extra_task_modules.split(",") if name.strip()]
+
+
+class RecoverySettings(BaseSettings):
+    """Worker heartbeats, the reaper and the orphan sweep."""
+
+    model_config = SettingsConfigDict(env_prefix="", env_file=".env", extra="ignore")
+    worker_heartbeat_s: float = 5.0
+    worker_heartbeat_ttl_s: float = 15.0
+    # How often each worker's reaper thread (±20 %) looks for messages of dead workers; recovery
+    # takes at most about WORKER_HEARTBEAT_TTL_S + REAPER_INTERVAL_S, not the visibility timeout.
+    reaper_interval_s: float = 10.0
+    # The orphan sweep (backend/platform/recovery/orphans.py) publishes again a task that has waited
+    # this long with its message in no queue and no unacked entry (lost by the broker in a
+    # restart); one worker sweeps at most every interval, and not past this many messages.
+    orphan_after_s: float = Field(default=120.0, gt=0)
+    orphan_sweep_interval_s: float = Field(default=60.0, gt=0)
+    orphan_sweep_max_queued: int = Field(default=200_000, ge=0)
+
+
+class OutboxSettings(BaseSettings):
+    """The SQL outbox and its relay."""
+
+    model_config = SettingsConfigDict(env_prefix="OUTBOX_", env_file=".env", extra="ignore")
+    # The outbox relay (in each API process, and as a beat task) publishes tasks that were
+    # accepted while Redis was down; it leaves rows younger than the grace period to the
+    # request that staged them.
+    relay_interval_s: float = Field(default=1.0, gt=0)
+    relay_grace_s: float = Field(default=5.0, ge=0)
+
+
+class DeadLetterSettings(BaseSettings):
+    """The dead-letter store."""
+
+    model_config = SettingsConfigDict(env_prefix="DEAD_LETTER_", env_file=".env", extra="ignore")
+    # Dead-letter store: most entries one replay-by-filter call re-enqueues, and how much of a
+    # failure's traceback (or an undeliverable message's body) is kept, scrubbed.
+    replay_max: int = Field(default=100, ge=1, le=10_000)
+    text_max: int = Field(default=8000, ge=200)
+
+
+class TriageSettings(BaseSettings):
+    """Case triage."""
+
+    model_config = SettingsConfigDict(env_prefix="TRIAGE_", env_file=".env", extra="ignore")
+    # "rules": the deterministic engine; "llm": an OpenAI-compatible model, falling back to the
+    # rules on any error, timeout, invalid answer or open breaker.
+    engine: Literal["rules", "llm"] = "rules"
+    batch_max: int = Field(default=100, ge=1, le=1000)
+
+
+class LLMSettings(BaseSettings):
+    """The optional LLM triage engine (OpenAI-compatible)."""
+
+    model_config = SettingsConfigDict(env_prefix="LLM_", env_file=".env", extra="ignore")
+    url: str = "http://127.0.0.1:8080/v1"
+    model: str = "triage"
+    api_key: str | None = None
+    timeout_s: float = Field(default=20.0, gt=0)
+
+
+class RateLimitSettings(BaseSettings):
+    """Shared rate limits of external services."""
+
+    model_config = SettingsConfigDict(env_prefix="", env_file=".env", extra="ignore")
+    # Calls per external service, e.g. '{"llm": "60/minute", "smtp": "10/second"}'; a task over
+    # its limit is deferred until a slot frees (no attempt used).
+    rate_limits: dict[str, str] = {"llm": "60/minute", "smtp": "10/second"}
+    # Calls per service and key (per user, per case), e.g. '{"llm": "10/minute"}'.
+    rate_limits_per_key: dict[str, str] = {}
+
+
+class BreakerSettings(BaseSettings):
+    """Shared circuit breakers."""
+
+    model_config = SettingsConfigDict(env_prefix="BREAKER_", env_file=".env", extra="ignore")
+    # Breakers per service: open after FAIL_MAX failures in a row, or when at least
+    # MIN_CALLS calls in WINDOW_S failed in RATIO or more; half-open after COOLDOWN_S with
+    # one probe. E.g. BREAKERS='{"smtp": {"fail_max": 5, "cooldown_s": 30}}'.
+    # The LLM opens sooner and stays open longer: triage falls back to the rules meanwhile.
+    per_service: dict[str, dict[str, float]] = Field(
+        default={"llm": {"fail_max": 3, "cooldown_s": 60}, "smtp": {}}, validation_alias="BREAKERS"
+    )
+    fail_max: int = Field(default=5, ge=1)
+    failure_ratio: float = Field(default=0.5, gt=0, le=1)
+    min_calls: int = Field(default=20, ge=1)
+    window_s: float = Field(default=60.0, gt=0)
+    cooldown_s: float = Field(default=30.0, gt=0)
+    # A probe that never reports back (its worker died) frees the half-open slot after this.
+    probe_timeout_s: float = Field(default=60.0, gt=0)
+
+
+class WebhookSettings(BaseSettings):
+    """Batch completion webhooks."""
+
+    model_config = SettingsConfigDict(env_prefix="WEBHOOK_", env_file=".env", extra="ignore")
+    # HMAC-SHA256 key of the X-LTQ-Signature header on batch callbacks; without it the API
+    # refuses `callback_url`. Outside production a callback may target localhost or a private
+    # network; in production only if WEBHOOK_ALLOW_PRIVATE_HOSTS (SSRF guard).
+    secret: str | None = Field(default=None, min_length=32)
+    timeout_s: float = Field(default=10.0, gt=0, le=60)
+    allow_private_hosts: bool = False
+
+
+class SmtpSettings(BaseSettings):
+    """The SMTP server e-mail goes through."""
+
+    model_config = SettingsConfigDict(env_prefix="SMTP_", env_file=".env", extra="ignore")
+    host: str = "127.0.0.1"
+    port: int = 1025
+    user: str | None = None
+    password: str | None = None
+    starttls: bool = False
+    ssl: bool = False
+    timeout_s: float = 10.0
+
+
+class MailSettings(BaseSettings):
+    """What e-mail is sent, to whom, and the local mailbox."""
+
+    model_config = SettingsConfigDict(env_prefix="", env_file=".env", extra="ignore")
+    mail_from: str = "triagem@localhost"
+    operator_emails: list[str] = []
+    # E-mail OPERATOR_EMAILS when a task fails for good (not for notification tasks themselves).
+    notify_operators_on_failure: bool = True
+    # Where `make up`'s SMTP sink files messages (GET /api/dev/mailbox reads it).
+    mailbox_dir: Path = VAR_DIR / "mailbox"
+
+
+class FileSettings(BaseSettings):
+    """Files on disk and how long they are kept."""
+
+    model_config = SettingsConfigDict(env_prefix="", env_file=".env", extra="ignore")
+    reports_dir: Path = VAR_DIR / "reports"
+    uploads_dir: Path = VAR_DIR / "uploads"
+    # maintenance.purge_expired removes reports (rows and files) and uploaded files older than
+    # these; task records and Celery results age out by TASK_RECORD_TTL_S and RESULT_EXPIRES_S.
+    report_retention_days: int = Field(default=90, ge=1)
+    upload_retention_days: int = Field(default=365, ge=1)
+
+
+class BeatSettings(BaseSettings):
+    """Celery beat (RedBeat)."""
+
+    model_config = SettingsConfigDict(env_prefix="BEAT_", env_file=".env", extra="ignore")
+    # A beat that stops renewing its lock for this long is presumed dead; a standby takes over.
+    lock_timeout_s: int = Field(default=60, ge=2)
+    # Longest sleep between two schedule checks; must stay well under the lock timeout.
+    max_loop_interval_s: float = Field(default=5.0, gt=0)
+
+
+class ParsingSettings(BaseSettings):
+    """Document uploads and the isolated parser."""
+
+    model_config = SettingsConfigDict(env_prefix="", env_file=".env", extra="ignore")
+    # Larger uploads to POST /api/documents get 413 (MAX_BODY_BYTES does not apply there).
+    max_upload_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+    # Each document is parsed in a child process under these limits; breaking one fails that
+    # document's task only.
+    parse_timeout_s: float = Field(default=60.0, gt=0)
+    parse_cpu_s: int = Field(default=30, gt=0)
+    parse_memory_bytes: int = Field(default=1024 * 1024 * 1024, gt=0)
+    parse_max_pages: int = Field(default=500, gt=0)
+    parse_max_text_chars: int = Field(default=2_000_000, gt=0)
+    docx_max_uncompressed_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
+    docx_max_ratio: float = Field(default=100.0, gt=1)
+    # OCR of PDFs without a text layer, when `tesseract` (and `pdftoppm`) are installed.
+    ocr_language: str = Field(default="por", pattern=r"^[a-z_+]{3,40}$")
+    ocr_max_pages: int = Field(default=20, gt=0)
+    ocr_dpi: int = Field(default=200, ge=72, le=600)
+
+
+class FlowerSettings(BaseSettings):
+    """Flower, Celery's monitor."""
+
+    model_config = SettingsConfigDict(env_prefix="FLOWER_", env_file=".env", extra="ignore")
+    port: int = 5555
+    user: str = "operator"
+    password: str | None = None
+
+
+class Settings(BaseModel):
+    """All settings, one attribute per concern: `settings.smtp.host`, `settings.redis.url`."""
+
+    app: AppSettings = Field(default_factory=AppSettings)
+    redis: RedisSettings = Field(default_factory=RedisSettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    tasks: TaskSettings = Field(default_factory=TaskSettings)
+    recovery: RecoverySettings = Field(default_factory=RecoverySettings)
+    outbox: OutboxSettings = Field(default_factory=OutboxSettings)
+    dead_letters: DeadLetterSettings = Field(default_factory=DeadLetterSettings)
+    triage: TriageSettings = Field(default_factory=TriageSettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+    limits: RateLimitSettings = Field(default_factory=RateLimitSettings)
+    breakers: BreakerSettings = Field(default_factory=BreakerSettings)
+    webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
+    smtp: SmtpSettings = Field(default_factory=SmtpSettings)
+    mail: MailSettings = Field(default_factory=MailSettings)
+    files: FileSettings = Field(default_factory=FileSettings)
+    beat: BeatSettings = Field(default_factory=BeatSettings)
+    parsing: ParsingSettings = Field(default_factory=ParsingSettings)
+    flower: FlowerSettings = Field(default_factory=FlowerSettings)
+
+    @model_validator(mode="after")
+    def _refuse_default_secret(self) -> Settings:
+        if self.app.environment != "development" and self.auth.secret == DEFAULT_JWT_SECRET:
+            raise ValueError(
+                "JWT_SECRET is the built-in development default; set a real secret "
+                "(or ENVIRONMENT=development for local use)"
+            )
+        if len(self.auth.secret) < 32:
+            raise ValueError("JWT_SECRET must be at least 32 characters")
+        return self
+
+
+settings = Settings()

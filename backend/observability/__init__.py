@@ -1,1 +1,0 @@
-"""Structured logging (with personal-data scrubbing) and Prometheus metrics."""

@@ -1,0 +1,148 @@
+"""E-mail notifications on the `notifications` queue: exactly one e-mail per event.
+
+Arguments are the event kind and the id of what it is about; the recipient and the content
+are loaded here, so no address or case text travels in the message.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from backend.adapters import mailer
+from backend.core.db.models import Batch, Case, Document, Report
+from backend.core.db.session import session_scope
+from backend.core.errors import CallbackRefused, PermanentTaskError
+from backend.core.settings import settings
+from backend.domain.notifications import render_email
+from backend.resilience import effects
+from backend.resilience.external_calls import external_call
+from backend.services import batches
+from backend.worker import TrackedTask, status_manager, tracked_task
+
+
+def _recipients_and_context(kind: str, subject_id: str) -> tuple[list[str], dict[str, Any]]:
+    base = settings.app.public_base_url.rstrip("/")
+    with session_scope() as session:
+        if kind == "triage_completed":
+            case = session.get(Case, subject_id)
+            if case is None or not case.triage:
+                raise PermanentTaskError(f"case {subject_id} is not triaged")
+            to = [case.client_email] if case.client_email else []
+            return to, {
+                "case_id": case.id,
+                "title": case.title,
+                "area": case.area,
+                "urgency": case.urgency,
+                "summary": case.triage.get("summary", ""),
+                "link": f"{base}/api/triage/{case.id}",
+            }
+        if kind == "document_analysed":
+            document = session.get(Document, subject_id)
+            if document is None or document.analysis is None:
+                raise PermanentTaskError(f"document {subject_id} is not analysed")
+            case = session.get(Case, document.case_id) if document.case_id else None
+            to = [case.client_email] if case and case.client_email else []
+            return to, {
+                "document_id": document.id,
+                "document_name": document.filename,
+                "doc_type": document.analysis.get("doc_type"),
+                "link": f"{base}/api/documents/{document.id}",
+            }
+        if kind == "batch_completed":
+            batch = session.get(Batch, subject_id)
+            if batch is None or batch.status != "completed":
+                raise PermanentTaskError(f"batch {subject_id} is not completed")
+            return [batch.notify_email] if batch.notify_email else [], {
+                "batch_id": batch.id,
+                "total": batch.total,
+                "done": batch.done,
+                "failed": batch.failed,
+                "link": f"{base}/api/triage/batch/{batch.id}",
+            }
+        if kind == "report_ready":
+            report = session.get(Report, subject_id)
+            if report is None or report.status != "ready":
+                raise PermanentTaskError(f"report {subject_id} is not ready")
+            return list(settings.mail.operator_emails), {
+                "report_id": report.id,
+                "report_name": f"Relatório operacional ({report.period_hours} h)",
+                "link": f"{base}/api/reports/{report.id}/download",
+            }
+    if kind == "task_failed":
+        record = status_manager().get(subject_id)
+        if record is None:
+            raise PermanentTaskError(f"task {subject_id} not found")
+        error = record.get("error") or {}
+        return list(settings.mail.operator_emails), {
+            "task_name": record["name"],
+            "task_id": subject_id,
+            "error_type": error.get("type", ""),
+            "error_message": error.get("message", ""),
+            "attempts": record["attempts"],
+        }
+    raise PermanentTaskError(f"unknown notification kind {kind!r}")
+
+
+@tracked_task("notifications.send_email")
+def send_email(self: TrackedTask, kind: str, subject_id: str) -> dict[str, Any]:
+    key = f"{kind}:{subject_id}"
+    already_sent = {"kind": kind, "sent": False, "reason": "already sent"}
+    # Checked first so a redelivery neither loads nor renders anything; once_external checks
+    # again, under its claim, right before the send.
+    if effects.completed(key):
+        return already_sent
+    to, context = _recipients_and_context(kind, subject_id)
+    if not to:
+        return {"kind": kind, "sent": False, "reason": "no recipient"}
+    rendered = render_email(kind, context)
+    message = mailer.build_message(
+        to=to,
+        subject=rendered.subject,
+        text=rendered.text,
+        html=rendered.html,
+        message_id=mailer.message_id_for(key),
+    )
+
+    def deliver() -> None:
+        with external_call("smtp"):
+            mailer.send(message, on_accepted=lambda: effects.mark_done(key))
+
+    if not effects.once_external(key, kind, deliver).ran:
+        return already_sent
+    return {"kind": kind, "sent": True, "recipients": len(to)}
+
+
+@tracked_task("notifications.send_webhook")
+def send_webhook(self: TrackedTask, batch_id: str) -> dict[str, Any]:
+    """POST a batch's completion, signed, to its callback URL: once per batch (the receiver
+    can drop the rare duplicate by the X-LTQ-Delivery header)."""
+    key = f"webhook:batch_completed:{batch_id}"
+    already_sent = {"kind": "batch_completed", "sent": False, "reason": "already sent"}
+    if effects.completed(key):
+        return already_sent
+    try:
+        callback = batches.completion_callback(batch_id)
+    except CallbackRefused as exc:
+        raise PermanentTaskError(str(exc)) from exc
+
+    def deliver() -> int:
+        with external_call("webhook", callback.host):
+            response = httpx.post(
+                callback.url,
+                content=callback.body,
+                headers=callback.headers,
+                timeout=settings.webhooks.timeout_s,
+                follow_redirects=False,
+            )
+            if not batches.refusal_is_final(response.status_code):
+                response.raise_for_status()  # 5xx, 408, 429: the service failed, retried
+        if batches.refusal_is_final(response.status_code):
+            raise PermanentTaskError(f"callback refused with HTTP {response.status_code}")
+        return response.status_code
+
+    outcome = effects.once_external(key, "webhook", deliver)
+    if not outcome.ran:
+        return already_sent
+    return {"kind": "batch_completed", "sent": True, "status_code": outcome.value}

@@ -1,0 +1,112 @@
+"""Celery signal handlers of a worker process: logging, surviving Redis outages, the receipt
+of each message, revocations, and starting and stopping the daemon threads."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from celery.signals import (
+    setup_logging,
+    task_received,
+    task_revoked,
+    worker_init,
+    worker_ready,
+    worker_shutdown,
+)
+
+from backend.adapters.redis_clients import retry_through_outages
+from backend.core.clock import now_ms
+from backend.core.enums import Transition
+from backend.core.logging import configure_logging, get_logger
+from backend.core.settings import settings
+from backend.worker import context, daemons
+from backend.worker.task import TrackedTask
+
+log = get_logger(__name__)
+
+
+@setup_logging.connect
+def _configure_worker_logging(**_: Any) -> None:
+    configure_logging(settings.app.log_level, json_output=settings.app.log_json)
+
+
+@worker_init.connect
+def _ride_out_redis_outages(**_: Any) -> None:
+    # In the main process before the pool forks, so every child inherits it.
+    retry_through_outages(settings.redis.worker_redis_outage_retry_s)
+    context.reset()
+
+
+@task_received.connect
+def _on_received(request: Any = None, **_: Any) -> None:
+    # The worker's main process dispatches every message: no Redis call here. The receipt
+    # time rides in the request Celery hands to the pool, and the child records RECEIVED and
+    # STARTED together in its one "started" round trip.
+    request.request_dict["received_at"] = now_ms()
+    # Which process holds it: the reaper tells a dead worker from one restarted under the
+    # same hostname by this, not by the hostname.
+    request.request_dict["worker_instance"] = context.worker_instance()
+    if request.eta is not None:
+        _record_hold(request)
+
+
+def _record_hold(request: Any) -> None:
+    """A message with an ETA waits here, unacknowledged, until due (a countdown, a deferral):
+    no child will record who holds it, so this does, for the reaper to give it back if this
+    process dies. The main process's one Redis call per message, for these only."""
+    try:
+        context.reaper().record_hold(
+            request.id, context.worker_instance(), request.message.delivery_tag
+        )
+    except Exception as exc:  # Redis down: the visibility timeout still restores it
+        log.warning("hold_not_recorded", task_id=request.id, error=type(exc).__name__)
+
+
+@task_revoked.connect
+def _on_revoked(
+    sender: Any = None,
+    request: Any = None,
+    terminated: bool = False,
+    expired: bool = False,
+    **_: Any,
+) -> None:
+    reason = "terminated" if terminated else "expired" if expired else "revoked"
+    context.status_manager().transition(
+        request.id, Transition.REVOKED, detail=f"{reason} on {request.hostname}"
+    )
+    if isinstance(sender, TrackedTask):
+        sender.cancelled(request.args, request.kwargs)
+
+
+_threads: list[daemons.Periodic] = []
+_hostname: str | None = None
+
+
+@worker_ready.connect
+def _start_worker_threads(sender: Any = None, **_: Any) -> None:
+    global _hostname
+    controller = sender.controller
+    queues = sorted(q.name for q in sender.task_consumer.queues) if sender.task_consumer else []
+    info = {
+        "pid": os.getpid(),
+        "queues": queues,
+        "concurrency": controller.concurrency,
+        "pool": type(controller.pool).__module__.rsplit(".", 1)[-1],
+        "started_at": time.time(),
+        "instance": context.worker_instance(),
+    }
+    _hostname = sender.hostname
+    _threads[:] = daemons.start(sender.hostname, info)
+
+
+@worker_shutdown.connect
+def _stop_worker_threads(**_: Any) -> None:
+    for thread in _threads:
+        thread.stopped.set()
+    if _hostname is not None:
+        try:
+            context.status_manager().forget_worker(_hostname)
+        except Exception as exc:
+            log.warning("worker_forget_failed", error=type(exc).__name__)
