@@ -5,7 +5,7 @@ PYTHON ?= python3
 BIN := .venv/bin
 LOCK_HEADER := \# Pinned full dependency tree (direct deps from pyproject.toml, incl. the `dev` extra).\n\# Do not edit by hand. Regenerate with `make lock`: it builds a throwaway venv from\n\# the dependencies in pyproject.toml, installs them with pip and freezes it into this file.\n
 
-.PHONY: up test lint typecheck lock bench migrate clean
+.PHONY: up test lint typecheck contracts lock bench migrate clean
 
 # Stamp file: reinstalls only when the lock or the project's metadata changes.
 .venv/.installed: requirements.lock pyproject.toml
@@ -18,7 +18,7 @@ LOCK_HEADER := \# Pinned full dependency tree (direct deps from pyproject.toml, 
 up: .venv/.installed
 	$(BIN)/python -m backend.devtools.run_all
 
-test: lint typecheck
+test: lint typecheck contracts
 	$(BIN)/python -m pytest
 
 lint: .venv/.installed
@@ -27,6 +27,10 @@ lint: .venv/.installed
 
 typecheck: .venv/.installed
 	$(BIN)/mypy
+
+# The import contracts in pyproject.toml: which room may import which.
+contracts: .venv/.installed
+	$(BIN)/lint-imports --no-cache
 
 bench: .venv/.installed
 	$(BIN)/python bench/run.py

@@ -29,8 +29,9 @@ def main() -> None:
             JWT_SECRET="x" * 40, DATABASE_URL=f"sqlite:///{tempfile.mkdtemp()}/l.db",
         )  # fmt: skip
         from backend.adapters.redis_clients import get_redis
-        from backend.platform.enqueue import CeleryTaskService, TaskRequest
+        from backend.platform.enqueue import CeleryTaskService
         from backend.platform.status import TaskFilter
+        from backend.platform.submissions import TaskRequest
 
         service = CeleryTaskService(get_redis())
         owners = [f"user{i}" for i in range(1000)]

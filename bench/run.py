@@ -150,8 +150,9 @@ class Bench:
         # Imported only now: backend.core.settings reads the environment at import.
         from backend.adapters.redis_clients import get_redis
         from backend.core.keys import keys
-        from backend.platform.enqueue import CeleryTaskService, TaskRequest
+        from backend.platform.enqueue import CeleryTaskService
         from backend.platform.status import TaskStatusManager
+        from backend.platform.submissions import TaskRequest
         from bench import raw_app
         from bench.procs import Children
 

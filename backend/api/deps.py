@@ -13,7 +13,6 @@ from backend.core.security.tokens import Principal, decode_token
 from backend.platform.enqueue import AsyncCeleryTaskService, CeleryTaskService
 from backend.platform.outbox import Outbox
 from backend.platform.status import AsyncTaskStatusReader, TaskStatusManager
-from backend.services.triage import TriageService
 
 _bearer = HTTPBearer(auto_error=False, description="JWT with `sub` and `role` claims")
 # Dependencies are `async def` although they do no I/O: FastAPI runs a plain `def` dependency
@@ -76,15 +75,10 @@ async def _outbox(request: Request) -> Outbox:
     return request.app.state.outbox  # type: ignore[no-any-return]
 
 
-async def _triage_service(request: Request) -> TriageService:
-    return TriageService(request.app.state.task_service)
-
-
 TaskServiceDep = Annotated[CeleryTaskService, Depends(_task_service)]
 AsyncTaskServiceDep = Annotated[AsyncCeleryTaskService, Depends(_async_task_service)]
 StatusDep = Annotated[TaskStatusManager, Depends(_status)]
 ReaderDep = Annotated[AsyncTaskStatusReader, Depends(_reader)]
-TriageServiceDep = Annotated[TriageService, Depends(_triage_service)]
 OutboxDep = Annotated[Outbox, Depends(_outbox)]
 
 # A client-chosen key that makes a submission safe to repeat (same user, same answer).

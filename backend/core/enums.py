@@ -102,3 +102,33 @@ class TriageEvent(StrEnum):
     UPDATE = "triage_update"
     COMPLETED = "triage_completed"
     FAILED = "triage_failed"
+
+
+class CaseStatus(StrEnum):
+    """A case's own status (its task has a TaskState of its own)."""
+
+    PENDING = "pending"
+    TRIAGED = "triaged"
+    FAILED = "failed"  # its triage failed for good or was cancelled
+
+
+class BatchStatus(StrEnum):
+    RUNNING = "running"
+    COMPLETED = "completed"
+
+
+class BatchEvent(StrEnum):
+    """Events of a batch's live stream (GET /api/triage/batch/{id}/stream)."""
+
+    PROGRESS = "batch_progress"
+    COMPLETED = "batch_completed"
+
+
+class NotificationKind(StrEnum):
+    """The e-mails (and the batch webhook) the notifications queue sends."""
+
+    TRIAGE_COMPLETED = "triage_completed"
+    DOCUMENT_ANALYSED = "document_analysed"
+    BATCH_COMPLETED = "batch_completed"
+    REPORT_READY = "report_ready"
+    TASK_FAILED = "task_failed"

@@ -1,0 +1,23 @@
+"""The task platform room: what makes Celery a platform with guarantees.
+
+The task catalogue (TaskSpec, RetryPolicy; no Celery import), the Celery app, submissions and
+the enqueue service (one atomic Lua call per task), task records and status, Celery messages,
+Lua scripts, the SQL outbox, the dead-letter store, retention, crash recovery (reaper, orphan
+sweep) and the platform's Prometheus collector. It imports neither the API, use cases nor tasks.
+"""
+
+__all__ = [
+    "catalogue",
+    "celery_app",
+    "dead_letters",
+    "enqueue",
+    "lua",
+    "messages",
+    "metrics",
+    "outbox",
+    "records",
+    "recovery",
+    "retention",
+    "status",
+    "submissions",
+]

@@ -30,8 +30,9 @@ from backend.core.enums import TaskState
 from backend.core.errors import ServiceUnavailable
 from backend.core.logging import get_logger
 from backend.core.settings import settings
-from backend.platform.enqueue import CeleryTaskService, TaskRequest, validate
+from backend.platform.enqueue import CeleryTaskService
 from backend.platform.messages import eta_from
+from backend.platform.submissions import TaskRequest, validate
 
 log = get_logger(__name__)
 

@@ -1,1 +1,5 @@
-"""Services: the platform's stateful building blocks (Redis, broker, SQL)."""
+"""The use cases of the product, in one style (module functions and small services): triage
+(and its engine choice), batches, their completion webhooks, documents and reports. The API
+and the tasks call these; these call the platform, resilience and adapters."""
+
+__all__ = ["batches", "documents", "reports", "triage", "triage_engine", "webhooks"]

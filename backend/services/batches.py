@@ -10,17 +10,11 @@ worker dies right after the commit.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import ipaddress
 import json
-import socket
-import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
-from urllib.parse import urlsplit
 
 from redis.exceptions import RedisError
 from sqlalchemy import CursorResult, func, select, update
@@ -29,21 +23,19 @@ from sqlalchemy.orm import Session
 from backend.adapters.redis_clients import get_redis
 from backend.core.db.models import Batch, Case, DeadLetter, utcnow
 from backend.core.db.session import session_scope
-from backend.core.errors import CallbackRefused, Conflict, InvalidRequest
+from backend.core.enums import BatchEvent, BatchStatus, CaseStatus, NotificationKind
+from backend.core.errors import Conflict
 from backend.core.keys import keys
 from backend.core.logging import get_logger
-from backend.core.settings import settings
-from backend.platform.enqueue import CeleryTaskService, TaskRequest
+from backend.platform.enqueue import CeleryTaskService
 from backend.platform.outbox import Outbox, stage
+from backend.platform.submissions import TaskRequest
 
 log = get_logger(__name__)
 
 # Fixed namespace of batch ids derived from idempotency keys; changing it breaks replays.
 _BATCH_NAMESPACE = uuid.UUID("0b7f3c9e-5d2a-4e61-8f3b-9a1c2d3e4f50")
 ITEMS_MAX = 1000
-SIGNATURE_HEADER = "X-LTQ-Signature"
-TIMESTAMP_HEADER = "X-LTQ-Timestamp"
-DELIVERY_HEADER = "X-LTQ-Delivery"
 _CANCELLED = {"type": "TaskRevoked", "message": "the triage task was cancelled or lost"}
 
 
@@ -73,7 +65,7 @@ class BatchCounts:
 
     @property
     def completed(self) -> bool:
-        return self.status == "completed"
+        return self.status == BatchStatus.COMPLETED
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -94,16 +86,6 @@ class Settled:
 
     counts: BatchCounts
     staged: list[TaskRequest] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class Callback:
-    """A signed webhook request, ready to POST."""
-
-    url: str
-    host: str
-    body: bytes
-    headers: dict[str, str]
 
 
 # --- creating ---------------------------------------------------------------------------------
@@ -139,39 +121,11 @@ def new_batch(
         total=total,
         done=0,
         failed=0,
-        status="running",
+        status=BatchStatus.RUNNING,
         notify_email=notify_email,
         callback_url=callback_url,
         created_at=utcnow(),
     )
-
-
-def _private_hosts_allowed() -> bool:
-    return settings.app.environment != "production" or settings.webhooks.allow_private_hosts
-
-
-def _is_public_ip(text: str) -> bool:
-    try:
-        return ipaddress.ip_address(text).is_global
-    except ValueError:
-        return True  # a name: checked once resolved, when the callback is sent
-
-
-def validate_callback_url(url: str) -> str:
-    """An http(s) URL without credentials; in production not a loopback or private host
-    (the API must not be a way into our own network). Raises InvalidRequest."""
-    if not settings.webhooks.secret:
-        raise InvalidRequest("callback_url is not available: the server has no WEBHOOK_SECRET")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidRequest("callback_url must be an http(s) URL with a host")
-    if parts.username or parts.password:
-        raise InvalidRequest("callback_url must not carry credentials")
-    host = parts.hostname
-    local = host == "localhost" or host.endswith(".localhost") or not _is_public_ip(host)
-    if local and not _private_hosts_allowed():
-        raise InvalidRequest("callback_url must point to a public host")
-    return url
 
 
 # --- settling ---------------------------------------------------------------------------------
@@ -198,7 +152,9 @@ def settle(session: Session, batch_id: str) -> Settled | None:
     session.execute(
         update(Batch)
         .where(Batch.id == batch_id)
-        .values(done=_count(batch_id, "triaged"), failed=_count(batch_id, "failed"))
+        .values(
+            done=_count(batch_id, CaseStatus.TRIAGED), failed=_count(batch_id, CaseStatus.FAILED)
+        )
         .execution_options(synchronize_session=False)
     )
     completion = cast(
@@ -207,10 +163,10 @@ def settle(session: Session, batch_id: str) -> Settled | None:
             update(Batch)
             .where(
                 Batch.id == batch_id,
-                Batch.status == "running",
+                Batch.status == BatchStatus.RUNNING,
                 Batch.done + Batch.failed >= Batch.total,
             )
-            .values(status="completed", completed_at=utcnow())
+            .values(status=BatchStatus.COMPLETED, completed_at=utcnow())
             .execution_options(synchronize_session=False)
         ),
     )
@@ -226,7 +182,7 @@ def _callback_tasks(batch: Batch) -> list[TaskRequest]:
         tasks.append(
             TaskRequest(
                 "notifications.send_email",
-                ["batch_completed", batch.id],
+                [NotificationKind.BATCH_COMPLETED, batch.id],
                 owner=batch.owner,
                 correlation_id=batch.id,
                 idempotency_key=f"batch_completed:{batch.id}",
@@ -252,8 +208,8 @@ def mark_case_failed(case_id: str) -> Settled | None:
         case = session.get(Case, case_id)
         if case is None:
             return None
-        if case.status != "triaged":
-            case.status = "failed"
+        if case.status != CaseStatus.TRIAGED:
+            case.status = CaseStatus.FAILED
         return settle(session, case.batch_id) if case.batch_id else None
 
 
@@ -264,7 +220,7 @@ def announce(settled: Settled | None, tasks: CeleryTaskService) -> None:
         return
     Outbox(tasks).publish(settled.staged)
     counts = settled.counts
-    event = "batch_completed" if counts.completed else "batch_progress"
+    event = BatchEvent.COMPLETED if counts.completed else BatchEvent.PROGRESS
     try:
         get_redis().publish(channel(counts.batch_id), json.dumps(event_data(event, counts)))
     except RedisError as exc:
@@ -319,60 +275,3 @@ def items(batch_id: str, *, offset: int, limit: int) -> list[dict[str, Any]]:
         }
         for row in rows
     ]
-
-
-# --- the completion webhook -------------------------------------------------------------------
-
-
-def sign(body: bytes, timestamp: str, secret: str) -> str:
-    """`sha256=<hex>` of HMAC-SHA256(secret, "<timestamp>.<body>"); the timestamp lets the
-    receiver refuse an old message replayed at it."""
-    mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
-    return f"sha256={mac.hexdigest()}"
-
-
-def completion_callback(batch_id: str) -> Callback:
-    """The signed POST that tells the requester a batch completed. Raises CallbackRefused."""
-    batch = get_batch(batch_id)
-    if batch is None or batch.status != "completed" or not batch.callback_url:
-        raise CallbackRefused(f"batch {batch_id} has no completion to call back")
-    secret = settings.webhooks.secret
-    if not secret:
-        raise CallbackRefused("WEBHOOK_SECRET is not set")
-    counts = BatchCounts.of(batch).to_dict()
-    payload = {k: counts[k] for k in ("batch_id", "total", "done", "failed", "status")}
-    payload["completed_at"] = counts["completed_at"]
-    body = json.dumps(payload, separators=(",", ":")).encode()
-    timestamp = str(int(time.time()))
-    url = batch.callback_url
-    host = urlsplit(url).hostname or ""
-    _check_resolved(host, urlsplit(url).port)
-    return Callback(
-        url=url,
-        host=host,
-        body=body,
-        headers={
-            "Content-Type": "application/json",
-            SIGNATURE_HEADER: sign(body, timestamp, secret),
-            TIMESTAMP_HEADER: timestamp,
-            DELIVERY_HEADER: f"batch_completed:{batch.id}",
-        },
-    )
-
-
-def _check_resolved(host: str, port: int | None) -> None:
-    """In production, refuse a name that resolves to a private address (the API checked
-    only literal addresses). A rebinding DNS could still answer differently at connect time."""
-    if _private_hosts_allowed():
-        return
-    try:
-        infos = socket.getaddrinfo(host, port or 443, type=socket.SOCK_STREAM)
-    except OSError as exc:
-        raise CallbackRefused(f"callback host does not resolve ({type(exc).__name__})") from exc
-    if not all(_is_public_ip(str(info[4][0])) for info in infos):
-        raise CallbackRefused("callback host resolves to a private address")
-
-
-def refusal_is_final(status_code: int) -> bool:
-    """A 4xx answer is the receiver's refusal; retrying changes nothing (but 408/425/429)."""
-    return 400 <= status_code < 500 and status_code not in (408, 425, 429)

@@ -25,8 +25,9 @@ from backend.core.errors import (
 from backend.core.security.tokens import Principal
 from backend.core.settings import settings
 from backend.domain.parsing import sniff
-from backend.platform.enqueue import CeleryTaskService, row_task
+from backend.platform.enqueue import CeleryTaskService
 from backend.platform.outbox import Outbox, stage
+from backend.platform.submissions import row_task
 
 ANALYSE_TASK = "documents.analyse_document"
 
@@ -38,63 +39,64 @@ class SubmittedDocument:
     queued: bool  # False: Redis was down; the outbox relay publishes the task later
 
 
-class DocumentService:
-    def __init__(self, tasks: CeleryTaskService) -> None:
-        self.tasks = tasks
-        self.outbox = Outbox(tasks)
-
-    def submit(
-        self, *, principal: Principal, case_id: str, filename: str | None, data: bytes
-    ) -> SubmittedDocument:
-        """Store an uploaded file for `case_id` and enqueue its analysis."""
-        if len(data) > settings.parsing.max_upload_bytes:
-            raise PayloadTooLarge(f"file over {settings.parsing.max_upload_bytes} bytes")
-        if not data:
-            raise InvalidRequest("file: the file is empty")
-        kind = sniff(data)
-        if kind is None:
-            raise UnsupportedMediaType(
-                "file: unsupported content; send a PDF, a DOCX or a plain-text (UTF-8 or "
-                "Latin-1) file (the type is read from the content, not the name)"
+def submit_document(
+    tasks: CeleryTaskService,
+    *,
+    principal: Principal,
+    case_id: str,
+    filename: str | None,
+    data: bytes,
+) -> SubmittedDocument:
+    """Store an uploaded file for `case_id` and enqueue its analysis."""
+    if len(data) > settings.parsing.max_upload_bytes:
+        raise PayloadTooLarge(f"file over {settings.parsing.max_upload_bytes} bytes")
+    if not data:
+        raise InvalidRequest("file: the file is empty")
+    kind = sniff(data)
+    if kind is None:
+        raise UnsupportedMediaType(
+            "file: unsupported content; send a PDF, a DOCX or a plain-text (UTF-8 or "
+            "Latin-1) file (the type is read from the content, not the name)"
+        )
+    with session_scope() as session:
+        case = session.get(Case, case_id)
+        if case is None or not principal.may_see(case.owner):
+            raise CaseNotFound(case_id)
+        # The document belongs to the case's client, also when an operator uploads it.
+        owner = case.owner
+    document_id = str(uuid.uuid4())
+    file_store.save(document_id, data)
+    try:
+        # The row and its task's outbox row commit together: no document without a task.
+        with session_scope() as session:
+            [staged] = stage(
+                session, [row_task(ANALYSE_TASK, document_id, owner=owner, key="analyse")]
             )
-        with session_scope() as session:
-            case = session.get(Case, case_id)
-            if case is None or not principal.may_see(case.owner):
-                raise CaseNotFound(case_id)
-            # The document belongs to the case's client, also when an operator uploads it.
-            owner = case.owner
-        document_id = str(uuid.uuid4())
-        file_store.save(document_id, data)
-        try:
-            # The row and its task's outbox row commit together: no document without a task.
-            with session_scope() as session:
-                [staged] = stage(
-                    session, [row_task(ANALYSE_TASK, document_id, owner=owner, key="analyse")]
+            session.add(
+                Document(
+                    id=document_id,
+                    owner=owner,
+                    case_id=case_id,
+                    filename=file_store.display_name(filename),
+                    content_type=kind.value,
+                    size_bytes=len(data),
+                    storage_path=file_store.storage_name(document_id),
+                    sha256=hashlib.sha256(data).hexdigest(),
+                    status="pending",
+                    task_id=staged.task_id,
                 )
-                session.add(
-                    Document(
-                        id=document_id,
-                        owner=owner,
-                        case_id=case_id,
-                        filename=file_store.display_name(filename),
-                        content_type=kind.value,
-                        size_bytes=len(data),
-                        storage_path=file_store.storage_name(document_id),
-                        sha256=hashlib.sha256(data).hexdigest(),
-                        status="pending",
-                        task_id=staged.task_id,
-                    )
-                )
-        except BaseException:
-            file_store.delete(document_id)
-            raise
-        queued = self.outbox.publish([staged])
-        return SubmittedDocument(document_id, str(staged.task_id), queued)
+            )
+    except BaseException:
+        file_store.delete(document_id)
+        raise
+    queued = Outbox(tasks).publish([staged])
+    return SubmittedDocument(document_id, str(staged.task_id), queued)
 
-    def get(self, *, principal: Principal, document_id: str) -> Document:
-        """A document its caller may see; anyone else's answers as missing."""
-        with session_scope() as session:
-            document = session.get(Document, document_id)
-            if document is None or not principal.may_see(document.owner):
-                raise DocumentNotFound(document_id)
-            return document
+
+def get_document(*, principal: Principal, document_id: str) -> Document:
+    """A document its caller may see; anyone else's answers as missing."""
+    with session_scope() as session:
+        document = session.get(Document, document_id)
+        if document is None or not principal.may_see(document.owner):
+            raise DocumentNotFound(document_id)
+        return document

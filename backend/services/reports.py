@@ -20,13 +20,14 @@ from sqlalchemy.orm import Session
 
 from backend.core.db.models import Case, Report, utcnow
 from backend.core.db.session import session_scope
-from backend.core.enums import QueueName
+from backend.core.enums import NotificationKind, QueueName
 from backend.core.errors import InvalidRequest
 from backend.core.settings import settings
 from backend.domain.reports import REPORT_FORMATS, OperationsReport, TaskSample, build_report
-from backend.platform.enqueue import CeleryTaskService, TaskRequest, check_idempotency_key
+from backend.platform.enqueue import CeleryTaskService
 from backend.platform.outbox import Outbox, stage
 from backend.platform.status import TaskStatusManager
+from backend.platform.submissions import TaskRequest, check_idempotency_key
 
 TASK_NAME = "reports.generate_operations_report"
 MAX_PERIOD_HOURS = 720
@@ -216,7 +217,7 @@ def announce_ready(service: CeleryTaskService, report_id: str) -> str:
     return service.submit(
         TaskRequest(
             task_name="notifications.send_email",
-            args=["report_ready", report_id],
+            args=[NotificationKind.REPORT_READY, report_id],
             idempotency_key=f"report_ready:{report_id}",
         )
     ).task_id

@@ -23,8 +23,9 @@ from sqlalchemy.orm import Session
 from backend.core.db.models import Batch, Case, OutboxEntry
 from backend.core.db.session import session_scope
 from backend.core.errors import Conflict
-from backend.platform.enqueue import CeleryTaskService, TaskRequest, check_idempotency_key, row_task
+from backend.platform.enqueue import CeleryTaskService
 from backend.platform.outbox import Outbox, stage
+from backend.platform.submissions import TaskRequest, check_idempotency_key, row_task
 
 TRIAGE_TASK = "triage.classify_case"
 # Fixed namespace of the case ids derived from idempotency keys; changing it breaks replays.
@@ -96,124 +97,119 @@ class CaseView:
         )  # fmt: skip
 
 
-class TriageService:
-    def __init__(self, tasks: CeleryTaskService) -> None:
-        self.tasks = tasks
-        self.outbox = Outbox(tasks)
+def submit_cases(
+    tasks: CeleryTaskService,
+    *,
+    owner: str,
+    drafts: Sequence[tuple[int | None, CaseDraft]],
+    idempotency_key: str | None,
+    batch: Batch | None = None,
+) -> list[SubmittedCase]:
+    """Create the cases and their triage tasks (one transaction, one Redis round trip).
 
-    def submit(
-        self,
-        *,
-        owner: str,
-        drafts: Sequence[tuple[int | None, CaseDraft]],
-        idempotency_key: str | None,
-        batch: Batch | None = None,
-    ) -> list[SubmittedCase]:
-        """Create the cases and their triage tasks (one transaction, one Redis round trip).
-
-        `drafts` pairs each case with its position in a batch (None for a single case);
-        the position keeps the derived ids of a replayed batch stable. The cases, their
-        outbox rows and `batch` (if new) are committed together; the tasks are published
-        after the commit, or by the outbox relay if Redis is down (`queued` False).
-        """
-        if idempotency_key is not None:
-            check_idempotency_key(idempotency_key)
-        wanted = [
-            (
-                case_id_for(owner, idempotency_key, position)
-                if idempotency_key
-                else str(uuid.uuid4()),
-                position,
-                draft,
-            )
-            for position, draft in drafts
-        ]
-        claimed = self._claim(owner, wanted, batch)
-        queued = self.outbox.publish(claimed.staged)
-        return [
-            SubmittedCase(
-                case_id,
-                claimed.task_ids[case_id],
-                case_id in claimed.inserted,
-                queued=(queued if case_id in claimed.staging else case_id not in claimed.waiting),
-            )
-            for case_id, _, _ in wanted
-        ]
-
-    def _claim(
-        self, owner: str, wanted: Sequence[tuple[str, int | None, CaseDraft]], batch: Batch | None
-    ) -> _Claimed:
-        """Insert the cases that do not exist yet with their staged tasks. A concurrent
-        insert of the same id is seen on the next attempt."""
-        ids = [case_id for case_id, _, _ in wanted]
-        for attempt in range(_CLAIM_ATTEMPTS):
-            try:
-                with session_scope() as session:
-                    return self._claim_in(session, owner, wanted, ids, batch)
-            except IntegrityError:
-                if attempt == _CLAIM_ATTEMPTS - 1:
-                    raise
-        raise AssertionError("unreachable")
-
-    def _claim_in(
-        self,
-        session: Session,
-        owner: str,
-        wanted: Sequence[tuple[str, int | None, CaseDraft]],
-        ids: Sequence[str],
-        batch: Batch | None,
-    ) -> _Claimed:
-        found = {case.id: case for case in session.scalars(select(Case).where(Case.id.in_(ids)))}
-        for case_id, _, draft in wanted:
-            case = found.get(case_id)
-            if case is not None and not _matches(case, owner, draft):
-                raise Conflict("Idempotency-Key was already used for another case")
-        if batch is not None and session.get(Batch, batch.id) is None:
-            session.add(batch)
-        # New cases, and (from before the outbox) cases that never got a task.
-        needing = [
-            case_id for case_id in ids if found.get(case_id) is None or not found[case_id].task_id
-        ]
-        staged = stage(
-            session,
-            [row_task(TRIAGE_TASK, case_id, owner=owner, key="triage") for case_id in needing],
+    `drafts` pairs each case with its position in a batch (None for a single case);
+    the position keeps the derived ids of a replayed batch stable. The cases, their
+    outbox rows and `batch` (if new) are committed together; the tasks are published
+    after the commit, or by the outbox relay if Redis is down (`queued` False).
+    """
+    if idempotency_key is not None:
+        check_idempotency_key(idempotency_key)
+    wanted = [
+        (
+            case_id_for(owner, idempotency_key, position) if idempotency_key else str(uuid.uuid4()),
+            position,
+            draft,
         )
-        task_ids = {case_id: str(req.task_id) for case_id, req in zip(needing, staged, strict=True)}
-        new = []
-        for case_id, position, draft in wanted:
-            case = found.get(case_id)
-            if case is not None:
-                if case_id in task_ids:
-                    case.task_id = task_ids[case_id]
-                else:
-                    task_ids[case_id] = str(case.task_id)
-                continue
-            new.append(
-                Case(
-                    id=case_id,
-                    owner=owner,
-                    title=draft.title,
-                    description=draft.description,
-                    client_email=draft.client_email,
-                    task_id=task_ids[case_id],
-                    batch_id=batch.id if batch is not None else None,
-                    batch_index=position if batch is not None else None,
-                )
-            )
-        session.add_all(new)
-        earlier = [task_ids[case_id] for case_id in found if case_id not in needing]
-        waiting = set(
-            session.scalars(select(OutboxEntry.task_id).where(OutboxEntry.task_id.in_(earlier)))
+        for position, draft in drafts
+    ]
+    claimed = _claim(owner, wanted, batch)
+    queued = Outbox(tasks).publish(claimed.staged)
+    return [
+        SubmittedCase(
+            case_id,
+            claimed.task_ids[case_id],
+            case_id in claimed.inserted,
+            queued=(queued if case_id in claimed.staging else case_id not in claimed.waiting),
         )
-        return _Claimed(
-            task_ids=task_ids,
-            inserted={case.id for case in new},
-            staged=staged,
-            staging=set(needing),
-            waiting={case_id for case_id in found if task_ids[case_id] in waiting},
-        )
+        for case_id, _, _ in wanted
+    ]
 
-    def get_case(self, case_id: str) -> CaseView | None:
-        with session_scope() as session:
-            case = session.get(Case, case_id)
-            return CaseView.of(case) if case is not None else None
+
+def _claim(
+    owner: str, wanted: Sequence[tuple[str, int | None, CaseDraft]], batch: Batch | None
+) -> _Claimed:
+    """Insert the cases that do not exist yet with their staged tasks. A concurrent
+    insert of the same id is seen on the next attempt."""
+    ids = [case_id for case_id, _, _ in wanted]
+    for attempt in range(_CLAIM_ATTEMPTS):
+        try:
+            with session_scope() as session:
+                return _claim_in(session, owner, wanted, ids, batch)
+        except IntegrityError:
+            if attempt == _CLAIM_ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _claim_in(
+    session: Session,
+    owner: str,
+    wanted: Sequence[tuple[str, int | None, CaseDraft]],
+    ids: Sequence[str],
+    batch: Batch | None,
+) -> _Claimed:
+    found = {case.id: case for case in session.scalars(select(Case).where(Case.id.in_(ids)))}
+    for case_id, _, draft in wanted:
+        case = found.get(case_id)
+        if case is not None and not _matches(case, owner, draft):
+            raise Conflict("Idempotency-Key was already used for another case")
+    if batch is not None and session.get(Batch, batch.id) is None:
+        session.add(batch)
+    # New cases, and (from before the outbox) cases that never got a task.
+    needing = [
+        case_id for case_id in ids if found.get(case_id) is None or not found[case_id].task_id
+    ]
+    staged = stage(
+        session,
+        [row_task(TRIAGE_TASK, case_id, owner=owner, key="triage") for case_id in needing],
+    )
+    task_ids = {case_id: str(req.task_id) for case_id, req in zip(needing, staged, strict=True)}
+    new = []
+    for case_id, position, draft in wanted:
+        case = found.get(case_id)
+        if case is not None:
+            if case_id in task_ids:
+                case.task_id = task_ids[case_id]
+            else:
+                task_ids[case_id] = str(case.task_id)
+            continue
+        new.append(
+            Case(
+                id=case_id,
+                owner=owner,
+                title=draft.title,
+                description=draft.description,
+                client_email=draft.client_email,
+                task_id=task_ids[case_id],
+                batch_id=batch.id if batch is not None else None,
+                batch_index=position if batch is not None else None,
+            )
+        )
+    session.add_all(new)
+    earlier = [task_ids[case_id] for case_id in found if case_id not in needing]
+    waiting = set(
+        session.scalars(select(OutboxEntry.task_id).where(OutboxEntry.task_id.in_(earlier)))
+    )
+    return _Claimed(
+        task_ids=task_ids,
+        inserted={case.id for case in new},
+        staged=staged,
+        staging=set(needing),
+        waiting={case_id for case_id in found if task_ids[case_id] in waiting},
+    )
+
+
+def get_case(case_id: str) -> CaseView | None:
+    with session_scope() as session:
+        case = session.get(Case, case_id)
+        return CaseView.of(case) if case is not None else None

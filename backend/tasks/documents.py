@@ -12,7 +12,7 @@ from backend.adapters import file_store
 from backend.adapters.parser_process import ParsedDocument, parse_isolated
 from backend.core.db.models import Case, Document
 from backend.core.db.session import session_scope
-from backend.core.enums import Priority
+from backend.core.enums import CaseStatus, NotificationKind, Priority
 from backend.core.errors import DocumentParseFailed, PermanentTaskError
 from backend.domain.parsing import DocumentKind, ExtractedText, OcrOutcome, build_analysis
 from backend.domain.triage import urgency_to_priority
@@ -51,7 +51,7 @@ def analyse_document(self: TrackedTask, document_id: str) -> dict[str, Any]:
     # a redelivery enqueue nothing new; SentNotification makes sending exactly-once.
     summary["notification_task_id"] = task_service().enqueue(
         "notifications.send_email",
-        ["document_analysed", document_id],
+        [NotificationKind.DOCUMENT_ANALYSED, document_id],
         priority=priority,
         owner=owner,
         correlation_id=document_id,
@@ -88,7 +88,7 @@ def _load(session: Session, document_id: str) -> Document:
 
 def _follow_up_priority(case: Case | None) -> str:
     """The case's urgency once it is triaged, NORMAL before that."""
-    if case is None or case.status != "triaged" or not case.urgency:
+    if case is None or case.status != CaseStatus.TRIAGED or not case.urgency:
         return Priority.NORMAL.value
     try:
         return urgency_to_priority(case.urgency)

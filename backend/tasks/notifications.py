@@ -13,19 +13,20 @@ import httpx
 from backend.adapters import mailer
 from backend.core.db.models import Batch, Case, Document, Report
 from backend.core.db.session import session_scope
+from backend.core.enums import BatchStatus, NotificationKind
 from backend.core.errors import CallbackRefused, PermanentTaskError
 from backend.core.settings import settings
 from backend.domain.notifications import render_email
 from backend.resilience import effects
 from backend.resilience.external_calls import external_call
-from backend.services import batches
+from backend.services import webhooks
 from backend.worker import TrackedTask, status_manager, tracked_task
 
 
 def _recipients_and_context(kind: str, subject_id: str) -> tuple[list[str], dict[str, Any]]:
     base = settings.app.public_base_url.rstrip("/")
     with session_scope() as session:
-        if kind == "triage_completed":
+        if kind == NotificationKind.TRIAGE_COMPLETED:
             case = session.get(Case, subject_id)
             if case is None or not case.triage:
                 raise PermanentTaskError(f"case {subject_id} is not triaged")
@@ -38,7 +39,7 @@ def _recipients_and_context(kind: str, subject_id: str) -> tuple[list[str], dict
                 "summary": case.triage.get("summary", ""),
                 "link": f"{base}/api/triage/{case.id}",
             }
-        if kind == "document_analysed":
+        if kind == NotificationKind.DOCUMENT_ANALYSED:
             document = session.get(Document, subject_id)
             if document is None or document.analysis is None:
                 raise PermanentTaskError(f"document {subject_id} is not analysed")
@@ -50,9 +51,9 @@ def _recipients_and_context(kind: str, subject_id: str) -> tuple[list[str], dict
                 "doc_type": document.analysis.get("doc_type"),
                 "link": f"{base}/api/documents/{document.id}",
             }
-        if kind == "batch_completed":
+        if kind == NotificationKind.BATCH_COMPLETED:
             batch = session.get(Batch, subject_id)
-            if batch is None or batch.status != "completed":
+            if batch is None or batch.status != BatchStatus.COMPLETED:
                 raise PermanentTaskError(f"batch {subject_id} is not completed")
             return [batch.notify_email] if batch.notify_email else [], {
                 "batch_id": batch.id,
@@ -61,7 +62,7 @@ def _recipients_and_context(kind: str, subject_id: str) -> tuple[list[str], dict
                 "failed": batch.failed,
                 "link": f"{base}/api/triage/batch/{batch.id}",
             }
-        if kind == "report_ready":
+        if kind == NotificationKind.REPORT_READY:
             report = session.get(Report, subject_id)
             if report is None or report.status != "ready":
                 raise PermanentTaskError(f"report {subject_id} is not ready")
@@ -70,7 +71,7 @@ def _recipients_and_context(kind: str, subject_id: str) -> tuple[list[str], dict
                 "report_name": f"Relatório operacional ({report.period_hours} h)",
                 "link": f"{base}/api/reports/{report.id}/download",
             }
-    if kind == "task_failed":
+    if kind == NotificationKind.TASK_FAILED:
         record = status_manager().get(subject_id)
         if record is None:
             raise PermanentTaskError(f"task {subject_id} not found")
@@ -119,11 +120,15 @@ def send_webhook(self: TrackedTask, batch_id: str) -> dict[str, Any]:
     """POST a batch's completion, signed, to its callback URL: once per batch (the receiver
     can drop the rare duplicate by the X-LTQ-Delivery header)."""
     key = f"webhook:batch_completed:{batch_id}"
-    already_sent = {"kind": "batch_completed", "sent": False, "reason": "already sent"}
+    already_sent = {
+        "kind": NotificationKind.BATCH_COMPLETED.value,
+        "sent": False,
+        "reason": "already sent",
+    }
     if effects.completed(key):
         return already_sent
     try:
-        callback = batches.completion_callback(batch_id)
+        callback = webhooks.completion_callback(batch_id)
     except CallbackRefused as exc:
         raise PermanentTaskError(str(exc)) from exc
 
@@ -136,13 +141,17 @@ def send_webhook(self: TrackedTask, batch_id: str) -> dict[str, Any]:
                 timeout=settings.webhooks.timeout_s,
                 follow_redirects=False,
             )
-            if not batches.refusal_is_final(response.status_code):
+            if not webhooks.refusal_is_final(response.status_code):
                 response.raise_for_status()  # 5xx, 408, 429: the service failed, retried
-        if batches.refusal_is_final(response.status_code):
+        if webhooks.refusal_is_final(response.status_code):
             raise PermanentTaskError(f"callback refused with HTTP {response.status_code}")
         return response.status_code
 
     outcome = effects.once_external(key, "webhook", deliver)
     if not outcome.ran:
         return already_sent
-    return {"kind": "batch_completed", "sent": True, "status_code": outcome.value}
+    return {
+        "kind": NotificationKind.BATCH_COMPLETED.value,
+        "sent": True,
+        "status_code": outcome.value,
+    }

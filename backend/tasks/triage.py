@@ -6,6 +6,7 @@ from typing import Any
 
 from backend.core.db.models import Case
 from backend.core.db.session import session_scope
+from backend.core.enums import CaseStatus, NotificationKind
 from backend.core.errors import PermanentTaskError
 from backend.core.settings import settings
 from backend.domain.triage import JsonValue, urgency_to_priority
@@ -26,7 +27,7 @@ def classify_case(self: TrackedTask, case_id: str) -> dict[str, Any]:
         if case is None:
             raise PermanentTaskError(f"case {case_id} does not exist")
         # Redelivered after success was stored: the triage already happened.
-        done = case.status == "triaged" and bool(case.triage)
+        done = case.status == CaseStatus.TRIAGED and bool(case.triage)
         title, description = case.title, case.description
     result: dict[str, JsonValue] | None = None
     if not done:
@@ -42,7 +43,7 @@ def classify_case(self: TrackedTask, case_id: str) -> dict[str, Any]:
             case.triage = result
             case.area = str(result["area"])
             case.urgency = str(result["urgency"])
-            case.status = "triaged"
+            case.status = CaseStatus.TRIAGED
         # In the case's own transaction: a redelivery recounts the batch, never counts twice.
         settled = batches.settle(session, case.batch_id) if case.batch_id else None
         summary = _summary(case)
@@ -53,7 +54,7 @@ def classify_case(self: TrackedTask, case_id: str) -> dict[str, Any]:
         # makes a redelivery enqueue nothing new; SentNotification makes sending exactly-once.
         summary["notification_task_id"] = task_service().enqueue(
             "notifications.send_email",
-            ["triage_completed", case_id],
+            [NotificationKind.TRIAGE_COMPLETED, case_id],
             priority=summary["priority"],
             owner=owner,
             correlation_id=case_id,

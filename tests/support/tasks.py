@@ -131,7 +131,7 @@ def call_service(self: TrackedTask, key: str, url: str) -> None:
         httpx.get(url, timeout=2).raise_for_status()
 
 
-# --- exactly-once effects (tests/integration/test_exactly_once.py) ---------------------------
+# --- exactly-once effects (tests/integration/resilience/test_effects.py) -----------------
 
 register_spec(TaskSpec("testing.effect_once", QueueName.REPORTS, RetryPolicy(max_attempts=3)))
 EFFECT_OWNER = "effects-test"
@@ -192,7 +192,7 @@ def _email_once(key: str, pause: Callable[[str], None]) -> effects.Outcome[None]
     return effects.once_external(ledger_key, "testing", send, claim_s=EFFECT_CLAIM_S)
 
 
-# --- per-key rate limits (tests/integration/test_shared_rate_limits.py) -----------------------
+# --- per-key rate limits (tests/integration/resilience/test_rate_limits.py) --------------
 
 register_spec(TaskSpec("testing.keyed_call", QueueName.REPORTS, RetryPolicy(max_attempts=1)))
 

@@ -1,0 +1,3 @@
+"""HTTP middleware, one concern a file: body limit, request metrics, submission rate limits."""
+
+__all__ = ["body_limit", "metrics", "rate_limit"]

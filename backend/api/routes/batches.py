@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from sse_starlette.sse import EventSourceResponse
 from starlette.concurrency import run_in_threadpool
 
-from backend.api.deps import CurrentUser, IdempotencyKey, TriageServiceDep
+from backend.api.deps import CurrentUser, IdempotencyKey, TaskServiceDep
 from backend.api.routes.triage import accepted_case
 from backend.api.schemas.triage import (
     BatchOut,
@@ -27,7 +27,7 @@ from backend.core.errors import (
 )
 from backend.core.security.tokens import Principal
 from backend.core.settings import settings
-from backend.services import batches
+from backend.services import batches, triage, webhooks
 from backend.services.batches import BatchCounts
 from backend.services.triage import CaseDraft
 
@@ -45,7 +45,7 @@ BatchId = Annotated[str, Path(max_length=64)]
 async def submit_batch(
     body: TriageBatchCreate,
     principal: CurrentUser,
-    service: TriageServiceDep,
+    tasks: TaskServiceDep,
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     """Create up to `TRIAGE_BATCH_MAX` cases as one batch and enqueue their triage.
@@ -60,7 +60,7 @@ async def submit_batch(
             f"a batch holds at most {settings.triage.batch_max} cases ({len(body.cases)} given)"
         )
     if body.callback_url is not None:
-        batches.validate_callback_url(body.callback_url)
+        webhooks.validate_callback_url(body.callback_url)
     drafts, items = _validated_items(body.cases)
     batch = await run_in_threadpool(
         batches.new_batch,
@@ -71,7 +71,8 @@ async def submit_batch(
         callback_url=body.callback_url,
     )
     submitted = await run_in_threadpool(
-        service.submit,
+        triage.submit_cases,
+        tasks,
         owner=principal.user,
         drafts=drafts,
         idempotency_key=idempotency_key,

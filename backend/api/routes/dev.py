@@ -10,10 +10,10 @@ from typing import Any
 from fastapi import APIRouter, Query
 from starlette.concurrency import run_in_threadpool
 
+from backend.adapters.mailbox import read_messages
 from backend.api.deps import Operator
 from backend.core.errors import NotFound
 from backend.core.settings import settings
-from backend.devtools.smtp_sink import read_messages
 
 router = APIRouter(prefix="/api/dev", tags=["development"])
 

@@ -14,7 +14,7 @@ from pydantic import BaseModel
 
 from backend.api.deps import CurrentUser, TaskServiceDep
 from backend.core.settings import settings
-from backend.services.documents import DocumentService
+from backend.services import documents
 
 UPLOAD_PATH = "/api/documents"
 # Room for the multipart framing and the case_id field around the file itself; the file's
@@ -64,8 +64,8 @@ def upload_document(
     """Store the file and enqueue its analysis; its type is read from the content."""
     # One byte over the limit is enough to know it is too large.
     data = file.file.read(settings.parsing.max_upload_bytes + 1)
-    submitted = DocumentService(tasks).submit(
-        principal=principal, case_id=case_id, filename=file.filename, data=data
+    submitted = documents.submit_document(
+        tasks, principal=principal, case_id=case_id, filename=file.filename, data=data
     )
     return DocumentAccepted(
         document_id=submitted.document_id,
@@ -82,7 +82,7 @@ def get_document(
     document_id: DocumentId, principal: CurrentUser, tasks: TaskServiceDep
 ) -> DocumentOut:
     """The document, its status and analysis; the extracted text is in `text`."""
-    document = DocumentService(tasks).get(principal=principal, document_id=document_id)
+    document = documents.get_document(principal=principal, document_id=document_id)
     # Only its owner and operators get this far, so the text goes with it.
     return DocumentOut(
         document_id=document.id,

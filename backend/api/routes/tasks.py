@@ -43,9 +43,9 @@ from backend.core.errors import (
 )
 from backend.core.security.tokens import Principal
 from backend.platform.catalogue import TASK_SPECS
-from backend.platform.enqueue import TaskRequest
 from backend.platform.outbox import Outbox
 from backend.platform.status import TaskFilter
+from backend.platform.submissions import TaskRequest
 
 router = APIRouter(prefix="/api/tasks", tags=["tasks"])
 

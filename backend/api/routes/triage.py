@@ -12,14 +12,16 @@ from fastapi import APIRouter, Path, Request, status
 from sse_starlette.sse import EventSourceResponse
 from starlette.concurrency import run_in_threadpool
 
-from backend.api.deps import CurrentUser, IdempotencyKey, ReaderDep, TriageServiceDep
+from backend.api.deps import CurrentUser, IdempotencyKey, ReaderDep, TaskServiceDep
 from backend.api.schemas.triage import CaseOut, TriageAccepted, TriageCreate
 from backend.api.streams import case_events, sse_response
+from backend.core.enums import CaseStatus
 from backend.core.errors import (
     CaseNotFound,
 )
 from backend.core.security.tokens import Principal
-from backend.services.triage import CaseView, SubmittedCase, TriageService
+from backend.services import triage
+from backend.services.triage import CaseView, SubmittedCase
 
 router = APIRouter(prefix="/api/triage", tags=["triage"])
 
@@ -44,8 +46,8 @@ def accepted_case(submitted: SubmittedCase) -> dict[str, Any]:
     }
 
 
-async def _visible_case(service: TriageService, case_id: str, principal: Principal) -> CaseView:
-    case = await run_in_threadpool(service.get_case, case_id)
+async def _visible_case(case_id: str, principal: Principal) -> CaseView:
+    case = await run_in_threadpool(triage.get_case, case_id)
     if case is None or not principal.may_see(case.owner):
         raise CaseNotFound(case_id)
     return case
@@ -55,13 +57,14 @@ async def _visible_case(service: TriageService, case_id: str, principal: Princip
 async def submit_case(
     body: TriageCreate,
     principal: CurrentUser,
-    service: TriageServiceDep,
+    tasks: TaskServiceDep,
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     """Create a case and enqueue its triage. The same `Idempotency-Key` from the same user
     returns the same case and task, also under concurrent requests."""
     [submitted] = await run_in_threadpool(
-        service.submit,
+        triage.submit_cases,
+        tasks,
         owner=principal.user,
         drafts=[(None, body.draft())],
         idempotency_key=idempotency_key,
@@ -70,11 +73,9 @@ async def submit_case(
 
 
 @router.get("/{case_id}", response_model=CaseOut)
-async def get_case(
-    case_id: CaseId, principal: CurrentUser, service: TriageServiceDep, reader: ReaderDep
-) -> dict[str, Any]:
+async def get_case(case_id: CaseId, principal: CurrentUser, reader: ReaderDep) -> dict[str, Any]:
     """The case, its triage task's state and, once done, the triage."""
-    case = await _visible_case(service, case_id, principal)
+    case = await _visible_case(case_id, principal)
     task = await reader.get(case.task_id) if case.task_id else None
     return {
         "case_id": case.id,
@@ -87,7 +88,7 @@ async def get_case(
         "task_id": case.task_id,
         "state": task["state"] if task else None,
         "task": task,
-        "triage": case.triage if case.status == "triaged" else None,
+        "triage": case.triage if case.status == CaseStatus.TRIAGED else None,
         "status_url": f"/api/triage/{case.id}",
         "stream_url": f"/api/triage/stream/{case.id}",
     }
@@ -98,10 +99,9 @@ async def stream_case(
     case_id: CaseId,
     request: Request,
     principal: CurrentUser,
-    service: TriageServiceDep,
     reader: ReaderDep,
 ) -> EventSourceResponse:
     """Server-Sent Events: `triage_started` (once), `triage_update` (queued, progress, retry),
     then `triage_completed` with the triage, or `triage_failed` with the error."""
-    case = await _visible_case(service, case_id, principal)
-    return sse_response(case_events(request, case, service, reader))
+    case = await _visible_case(case_id, principal)
+    return sse_response(case_events(request, case, reader))

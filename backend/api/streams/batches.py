@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
+from backend.core.enums import BatchEvent
 from backend.services import batches
 
 # How often a batch stream re-reads the counts when no event came (a missed or unpublished
@@ -35,7 +36,7 @@ async def batch_events(request: Request, batch_id: str) -> AsyncIterator[dict[st
                     counts = await run_in_threadpool(batches.counts_of, batch_id)
             if counts is None:
                 continue
-            name = "batch_completed" if counts.completed else "batch_progress"
+            name = BatchEvent.COMPLETED if counts.completed else BatchEvent.PROGRESS
             data = batches.event_data(name, counts)
             if data != last:
                 last = data

@@ -11,15 +11,15 @@ from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
 from backend.api.streams.tasks import TaskEvent, follow_task
-from backend.core.enums import TaskState, TriageEvent
+from backend.core.enums import CaseStatus, TaskState, TriageEvent
 from backend.platform.status import AsyncTaskStatusReader
-from backend.services.triage import CaseView, TriageService
+from backend.services import triage
+from backend.services.triage import CaseView
 
 
 async def case_events(
     request: Request,
     case: CaseView,
-    service: TriageService,
     reader: AsyncTaskStatusReader,
 ) -> AsyncIterator[dict[str, str]]:
     """The events of `case` until its triage ends (or the client goes away)."""
@@ -32,9 +32,9 @@ async def case_events(
             name = _event_name(event, started=started)
             started = started or name == TriageEvent.STARTED
             emitted = True
-            data = await _event_data(name, event, case_id, task_id, service, reader)
+            data = await _event_data(name, event, case_id, task_id, reader)
             yield {"event": name, "data": json.dumps(data)}
-    if not emitted and case.status == "triaged":
+    if not emitted and case.status == CaseStatus.TRIAGED:
         # The task record has expired; the case still has its triage.
         yield {"event": TriageEvent.COMPLETED, "data": json.dumps(completed(case, task_id))}
 
@@ -78,11 +78,10 @@ async def _event_data(
     event: TaskEvent,
     case_id: str,
     task_id: str,
-    service: TriageService,
     reader: AsyncTaskStatusReader,
 ) -> dict[str, Any]:
     if name == TriageEvent.COMPLETED:
-        return completed(await run_in_threadpool(service.get_case, case_id), task_id)
+        return completed(await run_in_threadpool(triage.get_case, case_id), task_id)
     data: dict[str, Any] = {
         "case_id": case_id,
         "task_id": task_id,

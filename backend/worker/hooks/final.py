@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from backend.core.enums import NotificationKind
 from backend.core.logging import get_logger
 from backend.core.settings import settings
 from backend.platform import dead_letters
@@ -59,7 +60,7 @@ class AlertOperators(TaskHook):
         try:
             task_service().enqueue(
                 "notifications.send_email",
-                ["task_failed", failure.task_id],
+                [NotificationKind.TASK_FAILED, failure.task_id],
                 priority="HIGH",
                 correlation_id=failure.task_id,
                 idempotency_key=f"notify:task_failed:{failure.task_id}",

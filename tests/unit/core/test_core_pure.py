@@ -12,9 +12,9 @@ from backend.core.errors import InvalidPriority, InvalidRequest, UnknownQueue, U
 from backend.core.keys import Keys
 from backend.domain.stats import percentiles
 from backend.platform.catalogue import RetryPolicy
-from backend.platform.enqueue import TaskRequest, prepare
 from backend.platform.messages import build_message, redacted_repr
 from backend.platform.status import decode_cursor, encode_cursor
+from backend.platform.submissions import TaskRequest, prepare
 
 
 def test_backoff_grows_exponentially_with_jitter_and_cap() -> None:

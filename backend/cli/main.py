@@ -1,0 +1,55 @@
+"""The `python -m backend` command line: token, migrate, dead-letter, batch.
+
+Each command imports what it needs when it runs, so `--help` and `token` start fast."""
+
+from __future__ import annotations
+
+import argparse
+
+from backend.core.enums import DeadLetterReason, Role
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m backend")
+    sub = parser.add_subparsers(dest="command", required=True)
+    token = sub.add_parser("token", help="print a bearer token and nothing else")
+    token.add_argument("--user", required=True)
+    token.add_argument("--role", required=True, choices=[r.value for r in Role])
+    token.add_argument("--ttl", type=int, default=None, help="lifetime in seconds")
+    sub.add_parser("migrate", help="apply database migrations")
+    dead = sub.add_parser("dead-letter", help="list, replay or discard dead-lettered tasks")
+    dead_sub = dead.add_subparsers(dest="action", required=True)
+    dead_list = dead_sub.add_parser("list", help="open entries, newest first, as JSON lines")
+    dead_list.add_argument("--name")
+    dead_list.add_argument("--reason", choices=[r.value for r in DeadLetterReason])
+    dead_list.add_argument("--limit", type=int, default=50)
+    dead_sub.add_parser("replay", help="replay one entry").add_argument("task_id")
+    replay_all = dead_sub.add_parser("replay-all", help="replay every open entry that matches")
+    replay_all.add_argument("--name")
+    replay_all.add_argument("--queue")
+    replay_all.add_argument("--reason", choices=[r.value for r in DeadLetterReason])
+    dead_sub.add_parser("discard", help="discard one entry").add_argument("task_id")
+    batch = sub.add_parser("batch", help="submit a file of cases for triage and follow it")
+    batch_sub = batch.add_subparsers(dest="action", required=True)
+    from backend.cli.batch import add_arguments, submit_command
+
+    add_arguments(batch_sub.add_parser("submit", help="submit a JSONL/JSON/CSV file of cases"))
+    args = parser.parse_args(argv)
+
+    if args.command == "token":
+        from backend.core.security.tokens import issue_token
+
+        print(issue_token(args.user, args.role, ttl_s=args.ttl))
+        return 0
+    if args.command == "migrate":
+        from backend.core.db.migrate import upgrade
+
+        upgrade()
+        return 0
+    if args.command == "dead-letter":
+        from backend.cli.dead_letters import run_dead_letter
+
+        return run_dead_letter(args)
+    if args.command == "batch":
+        return submit_command(args)
+    return 2
