@@ -205,7 +205,7 @@ HARM_CUES: dict[str, re.Pattern[str]] = {
 _OTHER_PARTY_RE = re.compile(
     r"\b(?:quero|queremos|ver|veja|seja|sejam|fique|prender|denunciar) (?:\w+ ){0,3}$"
 )
-_NEGATORS = frozenset("nao nem nunca jamais nenhum nenhuma ninguem sem".split())
+_NEGATORS = frozenset(["nao", "nem", "nunca", "jamais", "nenhum", "nenhuma", "ninguem", "sem"])
 _NEGATION_WINDOW = 2
 # A cue of these kinds counts only in a sentence that also matches this.
 _HEALTH_ACUTE_RE = re.compile(
