@@ -77,7 +77,9 @@ def urgency_to_priority(urgency: str) -> str:
         raise ValueError(f"unknown urgency: {urgency!r}") from None
 
 
-def _cue_hits(parts: Sequence[_Part], cues: Sequence[rules.Cue]) -> list[Hit]:
+def _cue_hits(
+    parts: Sequence[_Part], cues: Sequence[rules.Cue], *, skip_negated: bool = False
+) -> list[Hit]:
     """Hits of one cue table; heavier cues first.
 
     A cue counts at most once per part (a rambling text cannot pile up one word), and a word
@@ -90,7 +92,7 @@ def _cue_hits(parts: Sequence[_Part], cues: Sequence[rules.Cue]) -> list[Hit]:
         for cue in by_weight:
             for match in find_phrase(part.tokens, cue.terms):
                 span = set(range(match.first, match.last + 1))
-                if match.negated or span & claimed:
+                if (skip_negated and match.negated) or span & claimed:
                     continue
                 claimed |= span
                 quote = quote_around(part.text, part.tokens, match)
@@ -128,13 +130,13 @@ def _choose_area(parts: Sequence[_Part]) -> tuple[str, list[Hit], float]:
 
 
 _HARM_LABELS = {
-    "liberty": "liberdade",
-    "life": "vida/integridade",
+    "liberty": "prisão",
+    "life": "violência ou ameaça",
     "health": "saúde",
     "home": "moradia",
-    "child": "criança",
-    "income": "renda",
-    "service": "serviço essencial",
+    "child": "criança retida",
+    "income": "sem renda",
+    "service": "serviço cortado",
 }
 _STATE_LABELS = {
     "happening": "acontecendo",
@@ -155,14 +157,25 @@ class UrgencyDecision:
     reasons: list[dict[str, JsonValue]]
 
 
+def _when(days: int | None) -> str:
+    if days is None:
+        return ""
+    if days < 0:
+        return f"há {-days} dia(s)"
+    return "hoje" if days == 0 else f"em {days} dia(s)"
+
+
 def _harm_reason(ev: Evidence, harm: Harm) -> dict[str, JsonValue]:
-    when = "" if harm.days is None else f", em {harm.days} dia(s)"
+    """The harm at stake (signal), its state and when, quoted from the case."""
     return {
         "field": "urgency",
-        "signal": f"{_HARM_LABELS[harm.kind]}: {_STATE_LABELS[harm.state]}{when}",
+        "signal": _HARM_LABELS[harm.kind],
         "quote": harm.quote,
         "source": ev.source(harm.start),
         "weight": 0.0,
+        "harm": harm.kind,
+        "state": harm.state,
+        "detail": " ".join(filter(None, (_STATE_LABELS[harm.state], _when(harm.days)))),
     }
 
 
@@ -175,7 +188,9 @@ def _evidence_reasons(ev: Evidence) -> list[dict[str, JsonValue]]:
         reasons.append(
             {
                 "field": "urgency",
-                "signal": f"prazo/evento em {nearest.days} dia(s)",
+                "signal": "prazo ou evento próximo",
+                "detail": _when(nearest.days),
+                "days": nearest.days,
                 "quote": nearest.quote,
                 "source": ev.source(nearest.start),
                 "weight": 0.0,
@@ -187,7 +202,8 @@ def _evidence_reasons(ev: Evidence) -> list[dict[str, JsonValue]]:
         reasons.append(
             {
                 "field": "urgency",
-                "signal": "prazo/evento já passado",
+                "signal": "prazo ou evento já passado",
+                "days": event.days,
                 "quote": event.quote,
                 "source": ev.source(event.start),
                 "weight": 0.0,
@@ -219,6 +235,11 @@ def decide_urgency(ev: Evidence, area: str, model: LinearModel) -> UrgencyDecisi
     if urgency == "critical" and not critical_live:
         urgency = "high"
     if "critical_harm:now" in feats and _LEVEL[urgency] < _LEVEL["high"]:
+        urgency = "high"
+    # A concrete legal deadline within weeks is high by definition.
+    if ("legal_event:soon" in feats or "legal_event:weeks" in feats) and _LEVEL[urgency] < _LEVEL[
+        "high"
+    ]:
         urgency = "high"
     pushed = [
         {

@@ -60,13 +60,17 @@ HARM_CUES: dict[str, re.Pattern[str]] = {
     ),
     "life": _rx(
         r"agred\w+",
+        r"agrid\w+",
+        r"agride",
+        r"empurr\w+",
+        r"sangr\w+",
         r"agressao",
         r"agressoes",
         r"(?:me|nela|nele|em mim) bat\w+",
         r"bat(?:eu|ia|endo) (?:em mim|nela|nele)",
         r"apanh\w+",
         r"espanc\w+",
-        r"(?:me|a|o|te|nos) mat\w+",
+        r"(?:me|a|o|te|nos) mat(?:a|ar|ou|aria|ara|am|o)",
         r"mat(?:a|ar|o|ara) (?:ela|ele|eu|voce|a gente)",
         r"ameac\w+ de morte",
         r"acabar? com (?:a vida|ela|ele|comigo)",
@@ -127,6 +131,9 @@ HARM_CUES: dict[str, re.Pattern[str]] = {
         r"em falta",
         r"(?:acabou|acabaram|faltando|falta) (?:o |a )?(?:remedio|medicamento|insulina)",
         r"so (?:tenho|tem) (?:pra|para) mais",
+        r"tratamento",
+        r"estoque (?:\w+ )?(?:acaba|dura|termina)",
+        r"surtos?",
     ),
     "home": _rx(
         r"despejo",
@@ -239,7 +246,8 @@ _ENDED_RE = re.compile(
 # "sem remédio", "não tem vaga" are the harm itself for these kinds.
 _SEM_IS_HARM = frozenset({"health", "income", "service", "home"})
 _HYPOTHETICAL_RE = _rx(
-    r"se",
+    r"se (?:eu|ele|ela|eles|elas|um dia|alguem|a gente|nao|voce|o|a|os|as|meu|minha|der|for|"
+    r"tiver|houver|quiser|precisar|acontecer|vier|voltar)",
     r"caso",
     r"talvez",
     r"sera que",
@@ -274,6 +282,8 @@ _RECOVERED_RE = _rx(
     r"nao ha tratamento",
     r"condenad[oa]",
     r"ja se passaram",
+    r"o que (?:eu )?fiz",
+    r"ja (?:sai|saimos|desocupei|entreguei)",
 )
 _PRESENT_RE = _rx(
     r"agora",
@@ -370,7 +380,6 @@ EVENT_CUES: dict[str, re.Pattern[str]] = {
         r"policia",
         r"pagar (?:5|cinco|\d+) mil",
         r"acaba comigo",
-        r"termina",
         r"cobre",
         r"cobertura",
         r"internacao",
@@ -493,6 +502,18 @@ CUE_GROUPS: dict[str, re.Pattern[str]] = {
         r"parad[oa]",
         r"nao chamam",
         r"quer(?:em)? (?:me )?tirar",
+        r"(?:quero|queremos|queria|deseja|desejam|pretendo) (?:a |o |que |meu |minha |os |as )?"
+        r"(?:troca|dinheiro|cobrar|processar|receber|reverter|anular|recorrer|revisar|contestar|"
+        r"indeniza\w*|tirar|sair|reconhecimento|entrar|partilhar|executar|ajuizar|recuperar|"
+        r"limpar|que)",
+        r"abandonou",
+        r"desvi\w+",
+        r"nao (?:concede|reconheceu|deixa|fornece|marca|chama)",
+        r"recusa\w*",
+        r"parou de funcionar",
+        r"em analise",
+        r"sem (?:resposta|retorno)",
+        r"dificulta",
     ),
     "no_rush": _rx(
         r"nao e (?:nada )?urgente",
@@ -764,6 +785,11 @@ def _harms(text: str, folded: str, sentences: Sequence[_Sentence], recent: bool)
                     and (_VEHICLE_RE.search(body))
                 ):
                     continue
+                if kind == "home" and re.search(
+                    r"\b(?:acao|processo|citad\w*|citacao)(?: \w+){0,3} $",
+                    folded[max(sentence.start, m.start() - 30) : m.start()],
+                ):
+                    continue
                 if kind == "liberty" and _MONEY_HELD_RE.search(
                     folded[max(sentence.start, m.start() - 30) : m.start()]
                 ):
@@ -796,21 +822,34 @@ def _harms(text: str, folded: str, sentences: Sequence[_Sentence], recent: bool)
     return found
 
 
+_DOC_LAPSED_RE = _rx(
+    r"perd(?:i|eu|emos) o prazo",
+    r"prazo (?:ja )?(?:passou|venceu|expirou|acabou)",
+    r"fora do prazo",
+)
+
+
 def _events(text: str, folded: str, sentences: Sequence[_Sentence]) -> list[Event]:
     found: list[Event] = []
+    doc_lapsed = bool(_DOC_LAPSED_RE.search(folded))
     for sentence in sentences:
         body = folded[sentence.start : sentence.end]
         for ref in sentence.times:
             body = body.replace(folded[ref.start : ref.end], " " * (ref.end - ref.start))
-        lapsed = bool(_LAPSED_RE.search(body) and _TERM_RE.search(body))
+        lapsed = (
+            bool(_LAPSED_RE.search(body) and _TERM_RE.search(body))
+            or (doc_lapsed and "prazo" not in body and bool(re.search(r"\bdias\b", body)))
+            or bool(re.search(r"\b(?:tinha|tive|teve|tinham|era de)\b", body))
+        )
+        kinds = [kind for kind in ("harm", "legal") if EVENT_CUES[kind].search(body)]
+        if not kinds and EVENT_CUES["plan"].search(body):
+            kinds = ["plan"]
         for ref in sentence.times:
-            for kind in ("harm", "legal", "plan"):
-                if EVENT_CUES[kind].search(body):
-                    quote = _quote(text, ref.start, ref.end, sentence, context=40)
-                    found.append(
-                        Event(kind, ref.days, lapsed and ref.days >= 0, quote, ref.start, ref.end)
-                    )
-                    break
+            quote = _quote(text, ref.start, ref.end, sentence, context=40)
+            for kind in kinds:
+                found.append(
+                    Event(kind, ref.days, lapsed and ref.days >= 0, quote, ref.start, ref.end)
+                )
     return found
 
 

@@ -27,7 +27,8 @@ DAYS_WEEKS = 30
 
 
 def _bucket(days: int | None) -> str | None:
-    if days is None or days < 0:
+    # Day 0 is mostly when something was received or happened; harms carry "today".
+    if days is None or days < 1:
         return None
     if days <= DAYS_SOON:
         return "soon"

@@ -404,7 +404,7 @@ def _durations(text: str, folded: str, found: list[TimeRef]) -> None:
             if count is None or count == 0:
                 continue
             lead = groups[0] if pattern is _TERM_RE else ""
-            before = folded[max(0, m.start() - 15) : m.start()]
+            before = folded[max(0, m.start() - 30) : m.start()]
             after = folded[m.end() : m.end() + 8]
             # "de 20 dias de uso", "tem 2 anos": a length or an age, unless a term is meant.
             if lead in _WEAK_LEADS and not (
