@@ -807,18 +807,17 @@ def _harms(text: str, folded: str, sentences: Sequence[_Sentence], recent: bool)
         # An undated mention (often the title) takes the state the other mentions give.
         dated = {h.state for h in mentions}
         inherited = next((st for st in _INHERIT_ORDER if st in dated), None)
+        inherited_days = next((h.days for h in mentions if h.state == inherited), None)
         for harm in mentions:
-            state = harm.state
+            state, days = harm.state, harm.days
             if state == "undated":
                 if inherited:
-                    state = inherited
+                    state, days = inherited, inherited_days
                 elif recovered_doc and kind in CRITICAL_KINDS:
                     state = "past"
                 elif recent:
                     state = "happening"
-            found.append(
-                Harm(harm.kind, state, harm.who, harm.quote, harm.start, harm.end, harm.days)
-            )
+            found.append(Harm(harm.kind, state, harm.who, harm.quote, harm.start, harm.end, days))
     return found
 
 
