@@ -1,7 +1,10 @@
 """Deterministic, explainable triage of a case: legal area, urgency, complexity and why.
 
-Scores come from the weighted cue tables in `triage_rules`; every deciding cue is reported
-with the words it matched, quoted from the client's own text.
+The area comes from the weighted cue tables in `triage_rules`. Urgency comes from evidence read
+against the submission date (`triage_evidence`: harms with their state, dated events, cue
+groups), ranked by the small linear model of `triage_model` and bounded by the written
+definitions. Every reason quotes the client's own text: the cues for the area, the time horizon
+found, the harms at stake and their state, and the model features that weighed most.
 """
 
 from __future__ import annotations
@@ -241,7 +244,7 @@ def decide_urgency(ev: Evidence, area: str, model: LinearModel) -> UrgencyDecisi
         "high"
     ]:
         urgency = "high"
-    pushed = [
+    pushed: list[dict[str, JsonValue]] = [
         {
             "field": "urgency",
             "signal": f"modelo: {name}",

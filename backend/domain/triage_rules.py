@@ -1,7 +1,10 @@
-"""Cue tables for rule-based triage: weighted phrases per legal area and per urgency level.
+"""Cue tables for rule-based triage: weighted phrases per legal area.
 
-Phrases are matched on stemmed tokens (a trailing "*" makes a word a prefix), so one entry
-covers its inflections; a cue preceded by a negator ("não", "sem", ...) does not count.
+Urgency is decided from harms, their state and time horizons (`triage_evidence`), ranked by the
+linear model of `triage_model`.
+
+Phrases are matched on stemmed tokens, so one entry covers its inflections; a trailing "*"
+makes a word a prefix and a leading "=" an exact word (short words whose stems collide).
 """
 
 from __future__ import annotations
@@ -31,34 +34,6 @@ URGENCIES = ("low", "normal", "high", "critical")
 TITLE_WEIGHT = 2.0
 # Below this best score nothing specific was recognised and the case is "outro".
 AREA_MIN_SCORE = 2.0
-# Score an urgency level needs before it can be chosen ("normal" needs none: it is the default).
-URGENCY_THRESHOLDS = {"critical": 4.0, "high": 3.0, "low": 2.0}
-# A stated deadline of at most this many days is "high"; of at most SHORT, also "critical"-ish.
-DEADLINE_DAYS = 30
-DEADLINE_SHORT_DAYS = 3
-DEADLINE_WEIGHT = 3.0
-DEADLINE_SHORT_CRITICAL_WEIGHT = 2.0
-# The word right before the number: "em 5 dias", "prazo de 5 dias", "daqui a 5 dias".
-DEADLINE_LEAD_WORDS = frozenset(
-    {"em", "de", "faltam", "falta", "prazo", "ate", "a", "proximos", "tenho", "tem"}
-)
-NUMBER_WORDS = {
-    "um": 1,
-    "uma": 1,
-    "dois": 2,
-    "duas": 2,
-    "tres": 3,
-    "quatro": 4,
-    "cinco": 5,
-    "seis": 6,
-    "sete": 7,
-    "oito": 8,
-    "nove": 9,
-    "dez": 10,
-    "quinze": 15,
-    "vinte": 20,
-    "trinta": 30,
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,60 +200,5 @@ AREA_CUES: dict[str, tuple[Cue, ...]] = {
         *_cues(5, "estágio", "currículo", "=tcc", "=caseiro", "gov br", "=partido", "candidat*"),
         *_cues(3, "atendimento", "escritório", "consulta", "teste", "=visto", "faculdade"),
         *_cues(3, "=festa", "horário", "=endereço", "agradec*", "=senha", "portugal", "itália"),
-    ),
-}
-
-URGENCY_CUES: dict[str, tuple[Cue, ...]] = {
-    "critical": (
-        *_cues(5, "preso", "presa", "prisão", signal="prisão"),
-        *_cues(5, "audiência de custódia", "flagrante", "mandado de prisão", signal="prisão"),
-        *_cues(4, "habeas corpus", "continua preso", signal="prisão"),
-        *_cues(5, "violência doméstica", "agrediu", "agressão", signal="violência doméstica"),
-        *_cues(
-            5, "ameaçou me matar", "ameaçou de morte", "ameaça de morte", signal="ameaça à vida"
-        ),
-        *_cues(3, "medida protetiva", signal="medida protetiva"),
-        *_cues(5, "pode morrer", "risco de vida", "risco de morte", "uti", signal="risco à vida"),
-        *_cues(3, "cirurgia", "internação", "internado", "internada", signal="saúde"),
-        *_cues(2, "câncer", "quimioterápico", "quimioterapia", "tratamento", signal="saúde"),
-        *_cues(2, "remédio", "medicamento", "surto", "surtos", "doença avança", signal="saúde"),
-        *_cues(3, "ordem de despejo", "oficial de justiça", "trocou a fechadura", signal="moradia"),
-        *_cues(4, "nenhum lugar para ir", "dormindo na casa", "coisas na rua", signal="moradia"),
-        *_cues(3, "não devolveu", "levar ele", "levar ela", "sumiu com", signal="criança retida"),
-        *_cues(2, "amanhã", "hoje", "agora", "ontem", "nos próximos dias", signal="horas ou dias"),
-        *_cues(2, "urgente", "urgência", "medo", "tentou entrar", signal="urgência declarada"),
-    ),
-    "high": (
-        *_cues(4, "sem renda", "sem dinheiro", "sem receber", "passando necessidade"),
-        *_cues(4, "única renda", "unica renda", "não tenho outra renda", signal="sem renda"),
-        *_cues(
-            4, "não consigo pagar", "como pagar as contas", "pagar as contas", signal="sem renda"
-        ),
-        *_cues(4, "sem poder trabalhar", "sem salário", "nem comprar comida", signal="sem renda"),
-        *_cues(4, "bloque*", "desbloque*", signal="conta bloqueada"),
-        *_cues(4, "cortou", "cortada", "cortado", "corte de luz", signal="serviço cortado"),
-        *_cues(3, "urgente", "urgência", "logo", signal="urgência declarada"),
-        *_cues(3, "semana que vem", "próxima semana", "mês que vem", "deste mês", signal="prazo"),
-        *_cues(2, "prazo", "atrasar a folha", signal="prazo"),
-        *_cues(2, "salários atrasados", "não paga os salários", signal="sem renda"),
-    ),
-    "low": (
-        *_cues(5, "não é urgente", "sem pressa", "não tenho pressa", "sem urgência"),
-        *_cues(4, "planej*", "curiosidade", "é só uma dúvida", "só uma dúvida", "não há conflito"),
-        *_cues(4, "não há problema", "apenas planejamento", "estou só avaliando"),
-        *_cues(3, "gostaria de saber", "dúvida", "dúvidas", "como funciona", "quanto custa"),
-        *_cues(3, "quais os custos", "quanto vocês cobram", "só quero entender", "avaliando"),
-        *_cues(3, "amigável", "estamos de acordo", "antes de assinar", "vou abrir", "vamos abrir"),
-        *_cues(3, "quero entender", "quero saber se posso", "orientação", "como tiro", "como faço"),
-        *_cues(2, "quero saber", "queria saber", "gostaria", "como fazer", "quero abrir"),
-    ),
-    # Signs of a live dispute: they keep a case out of "low" even when it is phrased as a question.
-    "normal": (
-        *_cues(3, "quero processar", "entrar com ação", "quero recorrer", "quero contestar"),
-        *_cues(3, "negou", "negaram", "indeferiu", "não pagou", "não paga", "não devolve"),
-        *_cues(3, "abusivo", "abusiva", "indenização", "danos morais", "me indenizem"),
-        *_cues(2, "recorrer", "contestar", "cobrar", "processo", "audiência", "dinheiro de volta"),
-        *_cues(3, "responder a processo", "processo criminal", "preciso de ajuda"),
-        *_cues(2, "demitido", "mandado embora", "dispensado", "acusou", "acusado"),
     ),
 }
