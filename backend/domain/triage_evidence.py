@@ -26,6 +26,8 @@ LIVE_STATES = frozenset({"happening", "threatened", "undated"})
 RECENT_DAYS = 14
 # A harm is "threatened" by an event at most this many days ahead in its sentence.
 THREAT_DAYS = 30
+# An event this close makes a lawsuit about a harm (eviction) the harm itself.
+THREAT_SOON = 7
 
 
 def _rx(*patterns: str) -> re.Pattern[str]:
@@ -785,9 +787,14 @@ def _harms(text: str, folded: str, sentences: Sequence[_Sentence], recent: bool)
                     and (_VEHICLE_RE.search(body))
                 ):
                     continue
-                if kind == "home" and re.search(
-                    r"\b(?:acao|processo|citad\w*|citacao)(?: \w+){0,3} $",
-                    folded[max(sentence.start, m.start() - 30) : m.start()],
+                # "ação de despejo" is a lawsuit, unless its execution is dated within days.
+                if (
+                    kind == "home"
+                    and re.search(
+                        r"\b(?:acao|processo|citad\w*|citacao)(?: \w+){0,3} $",
+                        folded[max(sentence.start, m.start() - 30) : m.start()],
+                    )
+                    and not any(1 <= t.days <= THREAT_SOON for t in sentence.times)
                 ):
                     continue
                 if kind == "liberty" and _MONEY_HELD_RE.search(
