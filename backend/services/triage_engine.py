@@ -8,6 +8,7 @@ defers the task (`CallDeferred`), since a slot frees within the limit's window.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Literal
 
 from backend.domain.triage import JsonValue, TriageResult
@@ -21,9 +22,11 @@ log = get_logger(__name__)
 Engine = Literal["rules", "llm"]
 
 
-def classify_with_llm(client: LLMClient, title: str, description: str) -> TriageResult:
+def classify_with_llm(
+    client: LLMClient, title: str, description: str, *, submitted_at: date | None = None
+) -> TriageResult:
     """Ask the model; raises LLMError or InvalidLLMReply when its answer cannot be used."""
-    payload = client.chat_json(build_messages(title, description))
+    payload = client.chat_json(build_messages(title, description, submitted_at=submitted_at))
     return parse_reply(
         reply_content(payload),
         title=title,
@@ -33,7 +36,12 @@ def classify_with_llm(client: LLMClient, title: str, description: str) -> Triage
 
 
 def triage(
-    title: str, description: str, *, engine: Engine, client: LLMClient | None = None
+    title: str,
+    description: str,
+    *,
+    engine: Engine,
+    client: LLMClient | None = None,
+    submitted_at: date | None = None,
 ) -> dict[str, JsonValue]:
     """Triage with the chosen engine; the LLM engine never fails, it falls back to the rules.
 
@@ -42,12 +50,12 @@ def triage(
     if engine == "llm":
         try:
             return classify_with_llm(
-                client or LLMClient.from_settings(), title, description
+                client or LLMClient.from_settings(), title, description, submitted_at=submitted_at
             ).to_dict()
         except (LLMError, InvalidLLMReply) as exc:
             fallback_reason = f"llm_{exc.reason}"
             log.warning("triage_llm_fallback", reason=fallback_reason)
-    result = classify_with_rules(title, description).to_dict()
+    result = classify_with_rules(title, description, submitted_at=submitted_at).to_dict()
     if fallback_reason:
         result["fallback_reason"] = fallback_reason
     return result
