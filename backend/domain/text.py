@@ -153,11 +153,15 @@ def is_negated(tokens: Sequence[Token], index: int, window: int = NEGATION_WINDO
 
 
 def compile_phrase(phrase: str) -> tuple[str, ...]:
-    """Turn a cue phrase into match terms: a stem each, or a normalised prefix ending in "*"."""
+    """Turn a cue phrase into match terms: a stem each, a normalised prefix ending in "*", or
+    an exact normalised word starting with "=" (for short words whose stem collides: "=iss"
+    must not match "isso")."""
     terms: list[str] = []
     for raw in phrase.split():
         if raw.endswith("*"):
             terms.append(normalise(raw[:-1]) + "*")
+        elif raw.startswith("="):
+            terms.append("=" + normalise(raw[1:]))
         else:
             terms.append(stem(raw))
     return tuple(terms)
@@ -166,6 +170,8 @@ def compile_phrase(phrase: str) -> tuple[str, ...]:
 def _term_matches(term: str, token: Token) -> bool:
     if term.endswith("*"):
         return token.norm.startswith(term[:-1])
+    if term.startswith("="):
+        return token.norm == term[1:]
     return token.stem == term
 
 

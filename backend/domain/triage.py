@@ -1,18 +1,24 @@
 """Deterministic, explainable triage of a case: legal area, urgency, complexity and why.
 
-Scores come from the weighted cue tables in `triage_rules`; every deciding cue is reported
-with the words it matched, quoted from the client's own text.
+The area comes from the weighted cue tables in `triage_rules`. Urgency comes from evidence read
+against the submission date (`triage_evidence`: harms with their state, dated events, cue
+groups), ranked by the small linear model of `triage_model` and bounded by the written
+definitions. Every reason quotes the client's own text: the cues for the area, the time horizon
+found, the harms at stake and their state, and the model features that weighed most.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import date
 
 from backend.domain import triage_rules as rules
 from backend.domain.entities import extract_entities
 from backend.domain.summary import summarise
-from backend.domain.text import PhraseMatch, Token, find_phrase, quote_around, tokenize
+from backend.domain.text import Token, find_phrase, quote_around, tokenize
+from backend.domain.triage_evidence import CRITICAL_KINDS, Evidence, Harm, gather
+from backend.domain.triage_model import LinearModel, features, load_model
 
 JsonValue = str | int | float | bool | None | list["JsonValue"] | dict[str, "JsonValue"]
 
@@ -74,7 +80,9 @@ def urgency_to_priority(urgency: str) -> str:
         raise ValueError(f"unknown urgency: {urgency!r}") from None
 
 
-def _cue_hits(parts: Sequence[_Part], cues: Sequence[rules.Cue]) -> list[Hit]:
+def _cue_hits(
+    parts: Sequence[_Part], cues: Sequence[rules.Cue], *, skip_negated: bool = False
+) -> list[Hit]:
     """Hits of one cue table; heavier cues first.
 
     A cue counts at most once per part (a rambling text cannot pile up one word), and a word
@@ -87,7 +95,7 @@ def _cue_hits(parts: Sequence[_Part], cues: Sequence[rules.Cue]) -> list[Hit]:
         for cue in by_weight:
             for match in find_phrase(part.tokens, cue.terms):
                 span = set(range(match.first, match.last + 1))
-                if match.negated or span & claimed:
+                if (skip_negated and match.negated) or span & claimed:
                     continue
                 claimed |= span
                 quote = quote_around(part.text, part.tokens, match)
@@ -96,45 +104,20 @@ def _cue_hits(parts: Sequence[_Part], cues: Sequence[rules.Cue]) -> list[Hit]:
     return found
 
 
-def _stated_days(tokens: Sequence[Token], i: int) -> int | None:
-    """Days of a deadline stated at tokens[i] ("em 5 dias", "faltam dez dias"), if any."""
-    if i + 1 >= len(tokens) or tokens[i + 1].norm not in {"dia", "dias"}:
-        return None
-    word = tokens[i].norm
-    days = int(word) if word.isdigit() else rules.NUMBER_WORDS.get(word)
-    before = {t.norm for t in tokens[max(0, i - 3) : i] if t.clause == tokens[i].clause}
-    # "há 10 dias" is the past and "com 20 dias de uso" an age, not deadlines.
-    if (
-        days is None
-        or "ha" in before
-        or i == 0
-        or tokens[i - 1].norm not in rules.DEADLINE_LEAD_WORDS
-    ):
-        return None
-    return days if days <= rules.DEADLINE_DAYS else None
-
-
-def _deadline_hits(parts: Sequence[_Part]) -> tuple[list[Hit], list[Hit]]:
-    """Deadlines within weeks make a case high; within a few days they also push to critical."""
-    high: list[Hit] = []
-    critical: list[Hit] = []
-    for part in parts:
-        for i, token in enumerate(part.tokens):
-            days = _stated_days(part.tokens, i)
-            if days is None:
-                continue
-            span = PhraseMatch(i, i + 1, token.start, part.tokens[i + 1].end, negated=False)
-            quote = quote_around(part.text, part.tokens, span)
-            signal = f"prazo de {days} dias"
-            high.append(Hit(signal, rules.DEADLINE_WEIGHT * part.factor, part.name, quote))
-            if days <= rules.DEADLINE_SHORT_DAYS:
-                weight = rules.DEADLINE_SHORT_CRITICAL_WEIGHT * part.factor
-                critical.append(Hit(signal, weight, part.name, quote))
-    return high, critical
-
-
 def _score(hits: Sequence[Hit]) -> float:
     return sum(hit.weight for hit in hits)
+
+
+def _parts(title: str, description: str) -> list[_Part]:
+    return [
+        _Part("title", title, tokenize(title), rules.TITLE_WEIGHT),
+        _Part("description", description, tokenize(description), 1.0),
+    ]
+
+
+def classify_area(title: str, description: str) -> tuple[str, list[Hit], float]:
+    """The area of a case, the cues that decided it and a confidence."""
+    return _choose_area(_parts(title, description))
 
 
 def _choose_area(parts: Sequence[_Part]) -> tuple[str, list[Hit], float]:
@@ -149,21 +132,131 @@ def _choose_area(parts: Sequence[_Part]) -> tuple[str, list[Hit], float]:
     return ranked[0], hits[ranked[0]], confidence
 
 
-def _choose_urgency(parts: Sequence[_Part], area: str) -> tuple[str, list[Hit]]:
-    """The most serious level whose score reaches its threshold; "normal" is the default."""
-    hits = {level: _cue_hits(parts, rules.URGENCY_CUES[level]) for level in rules.URGENCY_CUES}
-    deadline_high, deadline_critical = _deadline_hits(parts)
-    hits["high"] += deadline_high
-    hits["critical"] += deadline_critical
-    for level in ("critical", "high"):
-        if _score(hits[level]) >= rules.URGENCY_THRESHOLDS[level]:
-            return level, hits[level]
-    low, dispute = _score(hits["low"]), _score(hits["normal"])
-    if low >= rules.URGENCY_THRESHOLDS["low"] and low > dispute:
-        return "low", hits["low"]
-    if area == "outro" and not dispute:
-        return "low", []
-    return "normal", hits["normal"]
+_HARM_LABELS = {
+    "liberty": "prisão",
+    "life": "violência ou ameaça",
+    "health": "saúde",
+    "home": "moradia",
+    "child": "criança retida",
+    "income": "sem renda",
+    "service": "serviço cortado",
+}
+_STATE_LABELS = {
+    "happening": "acontecendo",
+    "threatened": "iminente",
+    "undated": "sem data",
+    "past": "no passado",
+    "hypothetical": "hipotético",
+    "negated": "negado",
+}
+_STATE_ORDER = ("threatened", "happening", "undated", "past", "hypothetical", "negated")
+_LEVEL = {level: i for i, level in enumerate(rules.URGENCIES)}
+
+
+@dataclass(frozen=True, slots=True)
+class UrgencyDecision:
+    urgency: str
+    probabilities: dict[str, float]
+    reasons: list[dict[str, JsonValue]]
+
+
+def _when(days: int | None) -> str:
+    if days is None:
+        return ""
+    if days < 0:
+        return f"há {-days} dia(s)"
+    return "hoje" if days == 0 else f"em {days} dia(s)"
+
+
+def _harm_reason(ev: Evidence, harm: Harm) -> dict[str, JsonValue]:
+    """The harm at stake (signal), its state and when, quoted from the case."""
+    return {
+        "field": "urgency",
+        "signal": _HARM_LABELS[harm.kind],
+        "quote": harm.quote,
+        "source": ev.source(harm.start),
+        "weight": 0.0,
+        "harm": harm.kind,
+        "state": harm.state,
+        "detail": " ".join(filter(None, (_STATE_LABELS[harm.state], _when(harm.days)))),
+    }
+
+
+def _evidence_reasons(ev: Evidence) -> list[dict[str, JsonValue]]:
+    """The time horizon found and the harms at stake with their state, quoted."""
+    reasons: list[dict[str, JsonValue]] = []
+    ahead = [e for e in ev.events if e.days >= 0 and not e.lapsed and e.kind != "plan"]
+    if ahead:
+        nearest = min(ahead, key=lambda e: e.days)
+        reasons.append(
+            {
+                "field": "urgency",
+                "signal": "prazo ou evento próximo",
+                "detail": _when(nearest.days),
+                "days": nearest.days,
+                "quote": nearest.quote,
+                "source": ev.source(nearest.start),
+                "weight": 0.0,
+            }
+        )
+    lapsed = [e for e in ev.events if e.lapsed or (e.kind == "legal" and e.days < 0)]
+    if lapsed and not ahead:
+        event = max(lapsed, key=lambda e: e.days)
+        reasons.append(
+            {
+                "field": "urgency",
+                "signal": "prazo ou evento já passado",
+                "days": event.days,
+                "quote": event.quote,
+                "source": ev.source(event.start),
+                "weight": 0.0,
+            }
+        )
+    seen: set[str] = set()
+    mine = [h for h in ev.harms if h.who != "other"]
+    for harm in sorted(mine, key=lambda h: (_STATE_ORDER.index(h.state), h.start)):
+        if harm.kind in seen:
+            continue
+        seen.add(harm.kind)
+        reasons.append(_harm_reason(ev, harm))
+    return reasons
+
+
+def decide_urgency(ev: Evidence, area: str, model: LinearModel) -> UrgencyDecision:
+    """Urgency from the evidence: the model ranks, the written definitions bound it.
+
+    Critical needs liberty, life, health, home or a child at stake now or within days; such a
+    harm never leaves a case below high.
+    """
+    feats = features(ev, area)
+    probabilities = model.probabilities(feats)
+    urgency = max(rules.URGENCIES, key=lambda level: probabilities.get(level, 0.0))
+    critical_live = any(
+        h.kind in CRITICAL_KINDS and h.state in {"happening", "threatened"} and h.who != "other"
+        for h in ev.harms
+    )
+    if urgency == "critical" and not critical_live:
+        urgency = "high"
+    if "critical_harm:now" in feats and _LEVEL[urgency] < _LEVEL["high"]:
+        urgency = "high"
+    # A concrete legal deadline within weeks is high by definition.
+    if ("legal_event:soon" in feats or "legal_event:weeks" in feats) and _LEVEL[urgency] < _LEVEL[
+        "high"
+    ]:
+        urgency = "high"
+    pushed: list[dict[str, JsonValue]] = [
+        {
+            "field": "urgency",
+            "signal": f"modelo: {name}",
+            "quote": "",
+            "source": "model",
+            "weight": round(weight, 2),
+        }
+        for name, weight in model.contributions(feats, urgency)[:2]
+        if weight > 0
+    ]
+    reasons: list[dict[str, JsonValue]] = [*_evidence_reasons(ev), *pushed]
+    return UrgencyDecision(urgency, probabilities, reasons)
 
 
 def _complexity(*, word_count: int, urgency: str, entity_count: int, mixed_areas: bool) -> int:
@@ -191,14 +284,18 @@ def _reasons(field_name: str, hits: Sequence[Hit]) -> list[dict[str, JsonValue]]
     ]
 
 
-def classify_case(title: str, description: str) -> TriageResult:
-    """Triage a case from its title and description (Portuguese, any register or spelling)."""
-    parts = [
-        _Part("title", title, tokenize(title), rules.TITLE_WEIGHT),
-        _Part("description", description, tokenize(description), 1.0),
-    ]
+def classify_case(
+    title: str, description: str, *, submitted_at: date | None = None
+) -> TriageResult:
+    """Triage a case from its title and description (Portuguese, any register or spelling).
+
+    `submitted_at` (default: today) is the day explicit and relative dates are read against.
+    """
+    parts = _parts(title, description)
     area, area_hits, confidence = _choose_area(parts)
-    urgency, urgency_hits = _choose_urgency(parts, area)
+    evidence = gather(title, description, submitted_at or date.today())
+    decision = decide_urgency(evidence, area, load_model())
+    urgency = decision.urgency
     entities = [entity.to_dict() for entity in extract_entities(f"{title}\n{description}")]
     complexity = _complexity(
         word_count=len(parts[0].tokens) + len(parts[1].tokens),
@@ -212,6 +309,6 @@ def classify_case(title: str, description: str) -> TriageResult:
         complexity=complexity,
         confidence=confidence,
         summary=summarise(description) or summarise(title),
-        reasons=_reasons("area", area_hits) + _reasons("urgency", urgency_hits),
+        reasons=_reasons("area", area_hits) + decision.reasons,
         entities=entities,
     )

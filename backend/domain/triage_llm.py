@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import date
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
@@ -22,9 +23,39 @@ _SPACE_RE = re.compile(r"\s+")
 _MAX_REASONS = 8
 _ALLOWED = {"area": rules.AREAS, "urgency": rules.URGENCIES}
 
+URGENCY_DEFINITIONS = (
+    "Urgência: classifique o que o texto diz, como um advogado cuidadoso o leria na data de "
+    "envio, e não o quão dramático ele soa. Leia datas explícitas e relativas a partir da data "
+    "de envio informada. "
+    "low = informação ou planejamento: uma dúvida, um plano para o futuro, nada em disputa "
+    "ainda. "
+    "normal = disputa ou problema em curso, mas sem prazo próximo e sem dano grave acontecendo: "
+    "pode esperar semanas sem prejuízo. "
+    "high = prazo concreto em semanas (audiência, prazo legal ou vencimento em até ~30 dias) ou "
+    "dano sério acontecendo agora que não atinge liberdade, vida ou moradia: sem renda, salário "
+    "não pago, conta bloqueada, luz ou água cortada, benefício suspenso. "
+    "critical = liberdade, vida, saúde ou moradia em jogo em horas ou dias: alguém preso ou "
+    "prestes a ser, cirurgia ou remédio urgente negado, violência doméstica acontecendo ou "
+    "ameaçada agora, despejo amanhã ou nesta semana, criança levada agora. "
+    "Casos difíceis (exemplos curtos): "
+    "palavras dramáticas sem evento concreto não elevam a urgência "
+    '("SOCORRO, URGENTE, o INSS não analisa meu pedido há 8 meses" = normal); '
+    "assunto grave no passado não é crítico "
+    '("fui agredida em 2019, ele mora em outro estado, quero o divórcio" = normal); '
+    'urgência negada não conta ("não é urgente, quero tirar meu nome do Serasa" = normal); '
+    "urgência hipotética não conta "
+    '("se um dia eu for despejado, quanto tempo tenho para sair?" = low); '
+    "prazo já vencido não eleva "
+    '("o prazo da defesa da multa era mês passado e eu perdi" = normal); '
+    'audiência daqui a meses é normal ("audiência de conciliação marcada para daqui a 5 meses" '
+    "= normal); prazo em semanas é high "
+    '("recebi citação e tenho 15 dias para contestar" = high). '
+)
+
 SYSTEM_PROMPT = (
     "Você é um assistente de triagem de um escritório de advocacia brasileiro. "
-    "Classifique o caso do cliente e responda APENAS com um objeto JSON com as chaves: "
+    + URGENCY_DEFINITIONS
+    + "Classifique o caso do cliente e responda APENAS com um objeto JSON com as chaves: "
     f'"area" (uma de: {", ".join(rules.AREAS)}), '
     f'"urgency" (uma de: {", ".join(rules.URGENCIES)}), '
     '"complexity" (inteiro de 1 a 5), "confidence" (número de 0 a 1), '
@@ -71,11 +102,21 @@ class LLMTriage(BaseModel):
         return value
 
 
-def build_messages(title: str, description: str) -> list[dict[str, str]]:
-    """Chat messages for an OpenAI-compatible /chat/completions call."""
+def build_messages(
+    title: str, description: str, *, submitted_at: date | None = None
+) -> list[dict[str, str]]:
+    """Chat messages for an OpenAI-compatible /chat/completions call.
+
+    The submission date (default: today) goes with the case, so that the model reads dates
+    such as "amanhã" or "dia 12" against it.
+    """
+    sent = (submitted_at or date.today()).isoformat()
     return [
         {"role": "system", "content": SYSTEM_PROMPT},
-        {"role": "user", "content": f"Título: {title}\n\nDescrição:\n{description}"},
+        {
+            "role": "user",
+            "content": f"Data de envio: {sent}\n\nTítulo: {title}\n\nDescrição:\n{description}",
+        },
     ]
 
 

@@ -1,7 +1,10 @@
-"""Cue tables for rule-based triage: weighted phrases per legal area and per urgency level.
+"""Cue tables for rule-based triage: weighted phrases per legal area.
 
-Phrases are matched on stemmed tokens (a trailing "*" makes a word a prefix), so one entry
-covers its inflections; a cue preceded by a negator ("não", "sem", ...) does not count.
+Urgency is decided from harms, their state and time horizons (`triage_evidence`), ranked by the
+linear model of `triage_model`.
+
+Phrases are matched on stemmed tokens, so one entry covers its inflections; a trailing "*"
+makes a word a prefix and a leading "=" an exact word (short words whose stems collide).
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from dataclasses import dataclass, field
 
 from backend.domain.text import compile_phrase
 
-ENGINE = "rules-v1"
+ENGINE = "rules-v2"
 
 AREAS = (
     "trabalhista",
@@ -31,34 +34,6 @@ URGENCIES = ("low", "normal", "high", "critical")
 TITLE_WEIGHT = 2.0
 # Below this best score nothing specific was recognised and the case is "outro".
 AREA_MIN_SCORE = 2.0
-# Score an urgency level needs before it can be chosen ("normal" needs none: it is the default).
-URGENCY_THRESHOLDS = {"critical": 4.0, "high": 3.0, "low": 2.0}
-# A stated deadline of at most this many days is "high"; of at most SHORT, also "critical"-ish.
-DEADLINE_DAYS = 30
-DEADLINE_SHORT_DAYS = 3
-DEADLINE_WEIGHT = 3.0
-DEADLINE_SHORT_CRITICAL_WEIGHT = 2.0
-# The word right before the number: "em 5 dias", "prazo de 5 dias", "daqui a 5 dias".
-DEADLINE_LEAD_WORDS = frozenset(
-    {"em", "de", "faltam", "falta", "prazo", "ate", "a", "proximos", "tenho", "tem"}
-)
-NUMBER_WORDS = {
-    "um": 1,
-    "uma": 1,
-    "dois": 2,
-    "duas": 2,
-    "tres": 3,
-    "quatro": 4,
-    "cinco": 5,
-    "seis": 6,
-    "sete": 7,
-    "oito": 8,
-    "nove": 9,
-    "dez": 10,
-    "quinze": 15,
-    "vinte": 20,
-    "trinta": 30,
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,9 +60,10 @@ AREA_CUES: dict[str, tuple[Cue, ...]] = {
             "justa causa",
             "carteira assinada",
             "carteira de trabalho",
-            "clt",
+            "=ctps",
+            "=clt",
             "verbas rescisórias",
-            "fgts",
+            "=fgts",
             "horas extras",
             "hora extra",
             "reclamação trabalhista",
@@ -101,20 +77,31 @@ AREA_CUES: dict[str, tuple[Cue, ...]] = {
             "décimo terceiro",
             "acidente de trabalho",
             "justiça do trabalho",
+            "vara do trabalho",
             "trabalhista",
+            "rescisão indireta",
+            "seguro desemprego",
         ),
         *_cues(3, "mandado embora", "mandada embora", "sem registro", "rescisão", "férias"),
+        *_cues(3, "sem carteira", "de carteira", "adicional noturno", "intervalo", "holerite*"),
         *_cues(2, "demitido", "dispensado", "patrão", "patroa", "empregador", "chefe", "gerente"),
-        *_cues(2, "salários atrasados", "empregado", "empregada", "colegas"),
-        *_cues(1, "salário", "trabalh*", "empresa", "carteira", "obra"),
+        *_cues(2, "salários atrasados", "empregado", "empregada", "colegas", "doméstica"),
+        *_cues(2, "=vaqueiro", "=caseiro", "=jardineiro", "=frentista", "=cozinheira"),
+        *_cues(1, "salário", "trabalh*", "empresa", "carteira", "obra", "fazenda"),
     ),
     "consumidor": (
-        *_cues(5, "plano de saúde", "convênio", signal="plano de saúde"),
-        *_cues(4, "consumidor", "procon", "cdc", "negativ*", "serasa", "spc", "companhia aérea"),
-        *_cues(4, "cobrança indevida", "assistência técnica", "concessionária de energia", "voo"),
+        *_cues(6, "plano de saúde", "convênio", signal="plano de saúde"),
+        *_cues(5, "consignado", "empréstimo consignado", "operadora de plano"),
+        *_cues(4, "consumidor", "procon", "=cdc", "negativ*", "serasa", "=spc", "companhia aérea"),
+        *_cues(4, "cobrança indevida", "assistência técnica", "concessionária", "=voo", "=voos"),
+        *_cues(4, "nome sujo", "hidrômetro", "medidor", "religa*", "conta salário"),
+        *_cues(4, "bagagem", "=mala", "extravi*", "=unimed", "=ans", "=rol"),
         *_cues(3, "operadora", "carência", "cobertura", "tarifa", "fatura", "cartão de crédito"),
         *_cues(3, "produto", "defeito", "loja", "compra online", "cortou a luz", "conta de luz"),
-        *_cues(2, "banco", "bancária", "comprei", "internet", "reajuste", "entrega"),
+        *_cues(3, "=luz", "=energia", "fornecimento", "garantia", "revenda", "fidelidade"),
+        *_cues(3, "crediário", "pela internet", "=oncologista"),
+        *_cues(2, "banco", "bancária", "comprei", "internet", "reajuste", "entrega", "=água"),
+        *_cues(3, "=desconto", "=descontos", "descontando", "nunca fiz", "nunca contratei"),
     ),
     "familia": (
         *_cues(
@@ -122,122 +109,96 @@ AREA_CUES: dict[str, tuple[Cue, ...]] = {
         ),
         *_cues(5, "divórcio", "guarda compartilhada", "paternidade", "união estável", "inventário"),
         *_cues(5, "herança", "herdeiros", "partilha", "partilhar", "testamento"),
-        *_cues(3, "alimentos", "guarda", "visitas", "dna", "casamento", "separar", "separação"),
-        *_cues(3, "companheiro", "companheira", "meu ex", "ex marido", "ex mulher", "agrediu"),
-        *_cues(2, "marido", "esposa", "mulher", "filha", "pai do meu filho", "mãe do meu filho"),
-        *_cues(1, "filho", "filhos", "faleceu", "morreu", "pensão", "crianças"),
+        *_cues(8, "delegacia da mulher", "=deam"),
+        *_cues(10, "prisão civil"),
+        *_cues(4, "me bateu", "bateu nela", "me agrediu", "apanhando", "ex marido"),
+        *_cues(3, "alimentos", "=guarda", "visitas", "=dna", "casamento", "separar", "separação"),
+        *_cues(3, "companheiro", "companheira", "meu ex", "ex mulher", "agrediu", "divorci*"),
+        *_cues(3, "busca e apreensão", "pai do meu filho", "mãe do meu filho", "não devolve"),
+        *_cues(2, "marido", "esposa", "=filha", "=filhos", "=menino", "=menina", "=neta", "=neto"),
+        *_cues(1, "=filho", "faleceu", "morreu", "pensão", "crianças", "=mulher"),
     ),
     "previdenciario": (
-        *_cues(5, "inss", "aposentadoria", "auxílio doença", "bpc", "loas", "pensão por morte"),
+        *_cues(5, "=inss", "aposentadoria", "auxílio doença", "=bpc", "=loas", "pensão por morte"),
         *_cues(5, "salário maternidade", "tempo de contribuição", "previdenciário", "invalidez"),
         *_cues(4, "aposent*", "benefício", "perícia", "pente fino", "previdência", "tempo rural"),
-        *_cues(3, "contribuição", "ppp", "tempo especial", "indeferiu", "indeferimento"),
+        *_cues(4, "auxílio por incapacidade", "prova de vida", "=cnis", "carnê do inss"),
+        *_cues(3, "contribuição", "=ppp", "tempo especial", "indeferiu", "indeferimento"),
+        *_cues(3, "segurado", "segurada", "carência"),
     ),
     "criminal": (
         *_cues(5, "preso", "prisão", "flagrante", "habeas corpus", "inquérito", "delegacia"),
-        *_cues(5, "tráfico", "furto", "furtar", "roubo", "roub*", "golpe", "golpista"),
+        *_cues(5, "tráfico", "furto", "furtar", "roubo", "golpe", "golpista", "assalt*"),
         *_cues(5, "estelionato", "calúnia", "difamação", "injúria", "lesão corporal", "fiança"),
         *_cues(5, "audiência de custódia", "regime fechado", "semiaberto", "bafômetro"),
-        *_cues(4, "crime", "criminal", "pena", "réu", "embriaguez", "progressão", "depor"),
-        *_cues(3, "boletim de ocorrência", "polícia", "depoimento", "acusado", "acusou"),
-        *_cues(3, "ameaçou de morte", "ameaça de morte", "faca", "investigado", "blitz"),
+        *_cues(5, "receptação", "homicídio", "assassin*", "algemado", "presídio", "preventiva"),
+        *_cues(4, "crime", "criminal", "=pena", "=réu", "embriaguez", "progressão", "depor"),
+        *_cues(3, "boletim de ocorrência", "polícia", "policiais", "depoimento", "acusado"),
+        *_cues(3, "ameaçou de morte", "ameaça de morte", "=faca", "investigado", "blitz", "=bo"),
+        *_cues(3, "agiota", "=cadeia", "espingarda", "juizado especial criminal"),
+        *_cues(2, "acusou", "roub*", "bandido*", "polícia civil"),
     ),
     "civil": (
         *_cues(4, "acidente de trânsito", "danos materiais", "vazamento", "cheque", "cheques"),
-        *_cues(5, "penhora", "impenhorável"),
-        *_cues(4, "erro médico", "pedreiro", "cachorro", "responsabilidade civil"),
+        *_cues(5, "penhora", "impenhorável", "nota promissória"),
+        *_cues(4, "erro médico", "pedreiro", "cachorro", "responsabilidade civil", "infiltração"),
         *_cues(4, "emprestei", "empréstimo", "bateu no meu carro", "bateu na traseira"),
-        *_cues(3, "fiador", "reforma", "imagem", "foto", "danos morais"),
+        *_cues(4, "emprestar", "emprestado", "juizado especial cível", "ação de cobrança"),
+        *_cues(3, "fiador", "reforma", "imagem", "foto", "danos morais", "atropel*", "=muro"),
+        *_cues(3, "hóspede", "motoqueiro", "motociclista", "=gado", "=roça", "conserto"),
         *_cues(2, "vizinho", "indeniz*", "dívida", "cobrar", "prescreveu", "prescrição", "carro"),
-        *_cues(1, "execução", "contrato", "conserto"),
+        *_cues(2, "vizinha", "=moto", "=trator", "=juizado"),
+        *_cues(1, "execução", "contrato"),
     ),
     "tributario": (
-        *_cues(5, "imposto", "irpf", "malha fina", "ipva", "icms", "iss", "itcmd", "tribut*"),
+        *_cues(5, "imposto", "=irpf", "malha fina", "=ipva", "=icms", "=iss", "=itcmd", "tribut*"),
         *_cues(5, "execução fiscal", "dívida ativa", "simples nacional", "lucro presumido"),
-        *_cues(5, "bitributação", "fisco"),
-        *_cues(4, "receita federal", "secretaria da fazenda", "auto de infração", "iptu"),
+        *_cues(5, "bitributação", "fisco", "=itr", "carnê leão"),
+        *_cues(7, "imposto de renda"),
+        *_cues(4, "receita federal", "secretaria da fazenda", "auto de infração", "=iptu"),
+        *_cues(4, "=receita", "declarar", "declaração", "=ir", "fazenda nacional"),
         *_cues(3, "isenção", "restituição", "parcelamento", "impostos"),
     ),
     "empresarial": (
         *_cues(5, "recuperação judicial", "falência", "franquia", "franqueado", "franqueadora"),
         *_cues(5, "startup", "duplicata", "duplicatas", "contrato social", "acordo de sócios"),
-        *_cues(5, "apuração de haveres", "sociedade limitada", "inpi"),
-        *_cues(4, "sócio", "sócios", "cotas", "quotas", "concorrente", "empresário"),
-        *_cues(3, "marca", "sociedade", "fornecedor", "indústria", "protestar", "protesto"),
-        *_cues(2, "minha empresa", "da empresa", "abrir uma empresa", "mei", "clientes"),
+        *_cues(
+            5, "apuração de haveres", "sociedade limitada", "=inpi", "=ltda", "sócio administrador"
+        ),
+        *_cues(4, "sócio", "sócios", "=cotas", "=quotas", "concorrente", "empresário", "=cnpj"),
+        *_cues(4, "registrar a marca", "registro de marca", "=slu", "dissolução parcial"),
+        *_cues(3, "=marca", "sociedade", "fornecedor", "indústria", "protestar", "protesto"),
+        *_cues(3, "distribuidora", "fábrica", "credor", "credores"),
+        *_cues(2, "firma"),
+        *_cues(2, "minha empresa", "da empresa", "abrir uma empresa", "=mei", "clientes"),
     ),
     "imobiliario": (
-        *_cues(6, "usucapião", "despejo", "inquilino", "locação", "locatário", "locador"),
+        *_cues(6, "usucapião", "=despejo", "inquilino", "locação", "locatário", "locador"),
+        *_cues(6, "reintegração de posse", "ação de despejo", "contrato de gaveta"),
         *_cues(5, "alug*", "na planta", "compra e venda", "distrato", "loteamento", "caução"),
-        *_cues(4, "imóvel", "escritura", "matrícula", "condomínio", "condominial", "lote"),
-        *_cues(3, "proprietário", "apartamento", "construtora", "chaves", "fechadura"),
-        *_cues(2, "casa", "dono da casa", "corretor"),
+        *_cues(4, "imóvel", "escritura", "matrícula", "condomínio", "condominial", "=lote"),
+        *_cues(4, "terreno", "ocupação", "desocupar", "desocupação", "síndico", "condômina"),
+        *_cues(3, "proprietário", "apartamento", "construtora", "fechadura"),
+        *_cues(2, "chaves"),
+        *_cues(2, "dono da casa", "corretor", "=sítio", "imobiliária"),
     ),
     "administrativo": (
-        *_cues(6, "sus", "secretaria de saúde", "licitação", "pregão", "servidor público"),
-        *_cues(5, "concurso", "servidor", "processo administrativo", "pad", "detran", "cnh"),
+        *_cues(6, "=sus", "secretaria de saúde", "licitação", "pregão", "servidor público"),
+        *_cues(6, "=ibama", "heteroidentificação", "=upa", "regulação", "posto de saúde"),
+        *_cues(5, "concurso", "servidor", "processo administrativo", "=pad", "=detran", "=cnh"),
         *_cues(5, "multa de trânsito", "poder público", "órgão público", "cargos públicos"),
-        *_cues(4, "estadual", "municipal", "prefeitura", "cargo", "administrativo", "rodovia"),
-        *_cues(3, "do estado", "posse", "hospital público"),
+        *_cues(5, "concursada", "concursado", "estatutário", "farmácia do estado", "=tfd"),
+        *_cues(4, "estadual", "municipal", "prefeitura", "cargo", "rodovia"),
+        *_cues(4, "hospital regional", "hospital municipal", "hospital público", "secretaria"),
+        *_cues(4, "=jari", "=cetran", "vigilância sanitária", "edital", "=município"),
+        *_cues(3, "do estado", "=posse", "contra o estado", "pelo sus", "=pm", "polícia militar"),
     ),
     "outro": (
-        *_cues(5, "honorários", "parceria", "eleições", "eleitoral", "vereador", "lgpd"),
-        *_cues(5, "antecedentes criminais", "desmatamento", "preservação permanente"),
-        *_cues(3, "atendimento", "escritório", "candidatar", "consulta", "teste"),
-    ),
-}
-
-URGENCY_CUES: dict[str, tuple[Cue, ...]] = {
-    "critical": (
-        *_cues(5, "preso", "presa", "prisão", signal="prisão"),
-        *_cues(5, "audiência de custódia", "flagrante", "mandado de prisão", signal="prisão"),
-        *_cues(4, "habeas corpus", "continua preso", signal="prisão"),
-        *_cues(5, "violência doméstica", "agrediu", "agressão", signal="violência doméstica"),
-        *_cues(
-            5, "ameaçou me matar", "ameaçou de morte", "ameaça de morte", signal="ameaça à vida"
-        ),
-        *_cues(3, "medida protetiva", signal="medida protetiva"),
-        *_cues(5, "pode morrer", "risco de vida", "risco de morte", "uti", signal="risco à vida"),
-        *_cues(3, "cirurgia", "internação", "internado", "internada", signal="saúde"),
-        *_cues(2, "câncer", "quimioterápico", "quimioterapia", "tratamento", signal="saúde"),
-        *_cues(2, "remédio", "medicamento", "surto", "surtos", "doença avança", signal="saúde"),
-        *_cues(3, "ordem de despejo", "oficial de justiça", "trocou a fechadura", signal="moradia"),
-        *_cues(4, "nenhum lugar para ir", "dormindo na casa", "coisas na rua", signal="moradia"),
-        *_cues(3, "não devolveu", "levar ele", "levar ela", "sumiu com", signal="criança retida"),
-        *_cues(2, "amanhã", "hoje", "agora", "ontem", "nos próximos dias", signal="horas ou dias"),
-        *_cues(2, "urgente", "urgência", "medo", "tentou entrar", signal="urgência declarada"),
-    ),
-    "high": (
-        *_cues(4, "sem renda", "sem dinheiro", "sem receber", "passando necessidade"),
-        *_cues(4, "única renda", "unica renda", "não tenho outra renda", signal="sem renda"),
-        *_cues(
-            4, "não consigo pagar", "como pagar as contas", "pagar as contas", signal="sem renda"
-        ),
-        *_cues(4, "sem poder trabalhar", "sem salário", "nem comprar comida", signal="sem renda"),
-        *_cues(4, "bloque*", "desbloque*", signal="conta bloqueada"),
-        *_cues(4, "cortou", "cortada", "cortado", "corte de luz", signal="serviço cortado"),
-        *_cues(3, "urgente", "urgência", "logo", signal="urgência declarada"),
-        *_cues(3, "semana que vem", "próxima semana", "mês que vem", "deste mês", signal="prazo"),
-        *_cues(2, "prazo", "atrasar a folha", signal="prazo"),
-        *_cues(2, "salários atrasados", "não paga os salários", signal="sem renda"),
-    ),
-    "low": (
-        *_cues(5, "não é urgente", "sem pressa", "não tenho pressa", "sem urgência"),
-        *_cues(4, "planej*", "curiosidade", "é só uma dúvida", "só uma dúvida", "não há conflito"),
-        *_cues(4, "não há problema", "apenas planejamento", "estou só avaliando"),
-        *_cues(3, "gostaria de saber", "dúvida", "dúvidas", "como funciona", "quanto custa"),
-        *_cues(3, "quais os custos", "quanto vocês cobram", "só quero entender", "avaliando"),
-        *_cues(3, "amigável", "estamos de acordo", "antes de assinar", "vou abrir", "vamos abrir"),
-        *_cues(3, "quero entender", "quero saber se posso", "orientação", "como tiro", "como faço"),
-        *_cues(2, "quero saber", "queria saber", "gostaria", "como fazer", "quero abrir"),
-    ),
-    # Signs of a live dispute: they keep a case out of "low" even when it is phrased as a question.
-    "normal": (
-        *_cues(3, "quero processar", "entrar com ação", "quero recorrer", "quero contestar"),
-        *_cues(3, "negou", "negaram", "indeferiu", "não pagou", "não paga", "não devolve"),
-        *_cues(3, "abusivo", "abusiva", "indenização", "danos morais", "me indenizem"),
-        *_cues(2, "recorrer", "contestar", "cobrar", "processo", "audiência", "dinheiro de volta"),
-        *_cues(3, "responder a processo", "processo criminal", "preciso de ajuda"),
-        *_cues(2, "demitido", "mandado embora", "dispensado", "acusou", "acusado"),
+        *_cues(5, "honorários", "parceria", "=eleicoes", "=eleicao", "eleitoral", "vereador"),
+        *_cues(5, "=lgpd", "antecedentes criminais", "desmatamento", "preservação permanente"),
+        *_cues(5, "cidadania", "nacionalidade", "campeonato", "federação", "desportiv*"),
+        *_cues(5, "estágio", "currículo", "=tcc", "=caseiro", "gov br", "=partido", "candidat*"),
+        *_cues(3, "atendimento", "escritório", "consulta", "teste", "=visto", "faculdade"),
+        *_cues(3, "=festa", "horário", "=endereço", "agradec*", "=senha", "portugal", "itália"),
     ),
 }

@@ -8,6 +8,7 @@ defers the task (`CallDeferred`), since a slot frees within the limit's window.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Literal
 
 from backend.adapters.llm import LLM_SERVICE, LLMClient
@@ -23,10 +24,13 @@ log = get_logger(__name__)
 Engine = Literal["rules", "llm"]
 
 
-def classify_with_llm(client: LLMClient, title: str, description: str) -> TriageResult:
+def classify_with_llm(
+    client: LLMClient, title: str, description: str, *, submitted_at: date | None = None
+) -> TriageResult:
     """Ask the model; raises LLMError or InvalidLLMReply when its answer cannot be used."""
     payload = client.chat_json(
-        build_messages(title, description), guard=lambda: external_call(LLM_SERVICE)
+        build_messages(title, description, submitted_at=submitted_at),
+        guard=lambda: external_call(LLM_SERVICE),
     )
     return parse_reply(
         reply_content(payload),
@@ -37,7 +41,12 @@ def classify_with_llm(client: LLMClient, title: str, description: str) -> Triage
 
 
 def triage(
-    title: str, description: str, *, engine: Engine, client: LLMClient | None = None
+    title: str,
+    description: str,
+    *,
+    engine: Engine,
+    client: LLMClient | None = None,
+    submitted_at: date | None = None,
 ) -> dict[str, JsonValue]:
     """Triage with the chosen engine; the LLM engine never fails, it falls back to the rules.
 
@@ -46,12 +55,12 @@ def triage(
     if engine == "llm":
         try:
             return classify_with_llm(
-                client or LLMClient.from_settings(), title, description
+                client or LLMClient.from_settings(), title, description, submitted_at=submitted_at
             ).to_dict()
         except (LLMError, InvalidLLMReply) as exc:
             fallback_reason = f"llm_{exc.reason}"
             log.warning("triage_llm_fallback", reason=fallback_reason)
-    result = classify_with_rules(title, description).to_dict()
+    result = classify_with_rules(title, description, submitted_at=submitted_at).to_dict()
     if fallback_reason:
         result["fallback_reason"] = fallback_reason
     return result

@@ -29,11 +29,15 @@ def classify_case(self: TrackedTask, case_id: str) -> dict[str, Any]:
         # Redelivered after success was stored: the triage already happened.
         done = case.status == CaseStatus.TRIAGED and bool(case.triage)
         title, description = case.title, case.description
+        # Dates in the text ("amanhã", "dia 12") are read against the day the case came in.
+        submitted_at = case.created_at.date() if case.created_at else None
     result: dict[str, JsonValue] | None = None
     if not done:
         # Outside a session: the LLM engine may take seconds.
         self.report_progress(1, 3, "classificando")
-        result = triage(title, description, engine=settings.triage.engine)
+        result = triage(
+            title, description, engine=settings.triage.engine, submitted_at=submitted_at
+        )
         self.report_progress(2, 3, "gravando resultado")
     with session_scope() as session:
         case = session.get(Case, case_id)

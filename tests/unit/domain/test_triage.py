@@ -34,9 +34,11 @@ def test_every_reason_quotes_the_original_text() -> None:
 
 def test_negated_urgency_does_not_count() -> None:
     text = "Quero revisar o valor da minha aposentadoria no INSS. Não é urgente, sem pressa."
-    assert classify_case("Revisão", text).urgency == "low"
+    assert classify_case("Revisão", text).urgency in {"low", "normal"}
+    # LABELS.md: urgency words alone raise nothing; only a concrete event and its time do.
     urgent = "Quero revisar o valor da minha aposentadoria no INSS. É urgente, preciso logo."
-    assert classify_case("Revisão", urgent).urgency == "high"
+    assert classify_case("Revisão", urgent).urgency in {"low", "normal"}
+    assert classify_case("Benefício", "Planejo me aposentar. Sem pressa.").urgency == "low"
 
 
 def test_negated_arrest_is_not_critical() -> None:
@@ -92,7 +94,7 @@ def test_result_shape_and_json() -> None:
     assert isinstance(result, TriageResult)
     data = result.to_dict()
     assert json.loads(json.dumps(data)) == data
-    assert data["engine"] == "rules-v1"
+    assert data["engine"] == "rules-v2"
     assert result.area in AREAS
     assert result.urgency in URGENCIES
     assert 1 <= result.complexity <= 5

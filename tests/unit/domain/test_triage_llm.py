@@ -95,3 +95,12 @@ def test_prompt_names_every_area_and_urgency_and_carries_the_case() -> None:
     assert all(area in system["content"] for area in AREAS)
     assert all(level in system["content"] for level in URGENCIES)
     assert TITLE in user["content"] and DESCRIPTION in user["content"]
+
+
+def test_prompt_states_urgency_definitions_and_carries_the_submission_date() -> None:
+    from datetime import date
+
+    system, user = build_messages(TITLE, DESCRIPTION, submitted_at=date(2026, 3, 10))
+    assert "Data de envio: 2026-03-10" in user["content"]
+    for words in ("horas ou dias", "semanas", "planejamento", "hipotética", "já vencido"):
+        assert words in system["content"]

@@ -1,0 +1,148 @@
+"""A small linear model over the triage evidence, in pure Python.
+
+Features are named facts about a case (a harm to health happening now, a legal term within 30
+days, a planning question, ...), read from `triage_evidence.Evidence`. The weights are trained
+offline by `scripts/train_triage.py` on the development cases and stored in
+`triage_weights.json` next to this file; here they are only loaded and applied (softmax over
+the four urgency levels), so every decision can be traced to the features that pushed it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from backend.domain.triage_evidence import CRITICAL_KINDS, Evidence, Harm
+
+WEIGHTS_PATH = Path(__file__).with_name("triage_weights.json")
+URGENCIES = ("low", "normal", "high", "critical")
+
+# Horizons (days ahead) that the definitions draw lines at: hours or days, weeks, months.
+DAYS_SOON = 7
+DAYS_WEEKS = 30
+
+
+def _bucket(days: int | None) -> str | None:
+    # Day 0 is mostly when something was received or happened; harms carry "today".
+    if days is None or days < 1:
+        return None
+    if days <= DAYS_SOON:
+        return "soon"
+    if days <= DAYS_WEEKS:
+        return "weeks"
+    return "months"
+
+
+def _harm_soon(harm: Harm) -> bool:
+    return harm.state == "happening" or (
+        harm.state == "threatened" and (harm.days is None or harm.days <= DAYS_SOON)
+    )
+
+
+def features(ev: Evidence, area: str) -> dict[str, float]:
+    """Named features of a case, each 0..1."""
+    f: dict[str, float] = {}
+    mine = [h for h in ev.harms if h.who != "other"]
+    for kind in (*CRITICAL_KINDS, "income", "service"):
+        of_kind = [h for h in mine if h.kind == kind]
+        states = {h.state for h in of_kind}
+        if any(_harm_soon(h) for h in of_kind):
+            f[f"{kind}:now"] = 1.0
+        elif any(h.state == "threatened" for h in of_kind):
+            f[f"{kind}:weeks"] = 1.0
+        elif "undated" in states:
+            f[f"{kind}:undated"] = 1.0
+        elif states & {"past", "hypothetical", "negated"}:
+            f[f"{kind}:not_live"] = 1.0
+    critical = [h for h in mine if h.kind in CRITICAL_KINDS]
+    if any(_harm_soon(h) for h in critical):
+        f["critical_harm:now"] = 1.0
+    if any(h.state == "threatened" and h.days is not None and h.days <= 3 for h in critical):
+        f["critical_harm:days<=3"] = 1.0
+    for state in ("past", "hypothetical", "negated"):
+        if any(h.state == state for h in critical) and "critical_harm:now" not in f:
+            f[f"critical_harm:only_{state}"] = 1.0
+    live_legal = [e for e in ev.events if e.kind == "legal" and not e.lapsed and e.days >= 0]
+    for kind in ("legal", "harm", "plan"):
+        ahead = [e.days for e in ev.events if e.kind == kind and not e.lapsed and e.days >= 0]
+        bucket = _bucket(min(ahead)) if ahead else None
+        if bucket:
+            f[f"{kind}_event:{bucket}"] = 1.0
+    if any(e.lapsed or (e.kind == "legal" and -90 <= e.days < 0) for e in ev.events) and not (
+        live_legal
+    ):
+        f["legal_event:past"] = 1.0
+    if any(-3 <= t.days <= 0 for t in ev.times):
+        f["time:today_or_days_ago"] = 1.0
+    for group in ("planning", "no_conflict", "dispute", "no_rush", "dramatic", "has_income"):
+        hits = len(ev.cue(group))
+        if hits:
+            f[f"cue:{group}"] = 1.0
+            if hits >= 3:
+                f[f"cue:{group}:many"] = 1.0
+    if ev.cue("not_a_case"):
+        f["cue:not_a_case"] = 1.0
+    if ev.caps_ratio > 0.3 or ev.exclamations >= 3:
+        f["style:shouting"] = 1.0
+    if ev.words < 30:
+        f["style:short"] = 1.0
+    if area == "outro":
+        f["area:outro"] = 1.0
+    return f
+
+
+@dataclass(frozen=True, slots=True)
+class LinearModel:
+    classes: tuple[str, ...]
+    weights: dict[str, tuple[float, ...]]
+    bias: tuple[float, ...]
+
+    def scores(self, feats: Mapping[str, float]) -> list[float]:
+        totals = list(self.bias)
+        for name, value in feats.items():
+            row = self.weights.get(name)
+            if row is None:
+                continue
+            for k, weight in enumerate(row):
+                totals[k] += weight * value
+        return totals
+
+    def probabilities(self, feats: Mapping[str, float]) -> dict[str, float]:
+        scores = self.scores(feats)
+        top = max(scores)
+        exps = [math.exp(s - top) for s in scores]
+        total = sum(exps)
+        return {label: e / total for label, e in zip(self.classes, exps, strict=True)}
+
+    def contributions(self, feats: Mapping[str, float], label: str) -> list[tuple[str, float]]:
+        """Features by how much they pushed `label` above the mean of the other levels."""
+        k = self.classes.index(label)
+        others = [i for i in range(len(self.classes)) if i != k]
+        pushed = []
+        for name, value in feats.items():
+            row = self.weights.get(name)
+            if row is None:
+                continue
+            margin = row[k] - sum(row[i] for i in others) / len(others)
+            pushed.append((name, margin * value))
+        return sorted(pushed, key=lambda item: -item[1])
+
+
+def model_from_json(data: Mapping[str, object]) -> LinearModel:
+    classes = tuple(str(c) for c in data["classes"])  # type: ignore[attr-defined]
+    raw = data["weights"]
+    assert isinstance(raw, dict)
+    weights = {str(name): tuple(float(w) for w in row) for name, row in raw.items()}
+    bias = tuple(float(b) for b in data["bias"])  # type: ignore[attr-defined]
+    return LinearModel(classes, weights, bias)
+
+
+@cache
+def load_model(path: Path = WEIGHTS_PATH) -> LinearModel:
+    """The urgency model shipped with the code."""
+    with path.open(encoding="utf-8") as handle:
+        return model_from_json(json.load(handle))
