@@ -8,6 +8,8 @@ defers the task (`CallDeferred`), since a slot frees within the limit's window.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import date
 from typing import Literal
 
@@ -24,13 +26,25 @@ log = get_logger(__name__)
 Engine = Literal["rules", "llm"]
 
 
+def _shared_llm_guard() -> AbstractContextManager[object]:
+    """The shared "llm" breaker and rate limit (state in Redis, one for every worker)."""
+    return external_call(LLM_SERVICE)
+
+
 def classify_with_llm(
-    client: LLMClient, title: str, description: str, *, submitted_at: date | None = None
+    client: LLMClient,
+    title: str,
+    description: str,
+    *,
+    submitted_at: date | None = None,
+    guard: Callable[[], AbstractContextManager[object]] = _shared_llm_guard,
 ) -> TriageResult:
-    """Ask the model; raises LLMError or InvalidLLMReply when its answer cannot be used."""
+    """Ask the model; raises LLMError or InvalidLLMReply when its answer cannot be used.
+
+    `guard` wraps the call (default: the shared breaker and limit; an offline evaluation of
+    recorded answers passes `contextlib.nullcontext`)."""
     payload = client.chat_json(
-        build_messages(title, description, submitted_at=submitted_at),
-        guard=lambda: external_call(LLM_SERVICE),
+        build_messages(title, description, submitted_at=submitted_at), guard=guard
     )
     return parse_reply(
         reply_content(payload),
