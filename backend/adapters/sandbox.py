@@ -34,6 +34,7 @@ log = get_logger(__name__)
 NOBODY = 65534
 APP_DIR = "/sandbox/app"
 SITE_DIR = "/sandbox/site"
+_TMP = "/tmp"  # noqa: S108 - a private tmpfs inside the sandbox
 _ROOT_LINKS = ("bin", "lib", "lib64", "sbin")
 _ETC_READ = ("ld.so.cache", "fonts", "localtime")
 
@@ -93,8 +94,10 @@ def command(
         "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
         "--die-with-parent", "--new-session",
         "--ro-bind", "/usr", "/usr",
-        "--proc", "/proc", "--dev", "/dev", "--perms", "01777", "--tmpfs", "/tmp", "--chdir", "/tmp",
-        "--clearenv", "--setenv", "TMPDIR", "/tmp", "--setenv", "HOME", "/tmp",
+        "--proc", "/proc", "--dev", "/dev",
+        # The sandbox's own in-memory /tmp (its namespace's alone), gone with it.
+        "--perms", "01777", "--tmpfs", _TMP, "--chdir", _TMP,
+        "--clearenv", "--setenv", "TMPDIR", _TMP, "--setenv", "HOME", _TMP,
         "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "LANG", "C.UTF-8",
     ]  # fmt: skip
     if not current.as_root:

@@ -129,7 +129,8 @@ def _create(ring: KeyRing, owner: str) -> tuple[str, bytes]:
 def destroy(owner: str) -> bool:
     """Delete the owner's data key (crypto-shredding); True if there was one."""
     with session_scope() as session:
-        removed = session.execute(delete(DataKey).where(DataKey.owner == owner)).rowcount
+        result = session.execute(delete(DataKey).where(DataKey.owner == owner))
+        removed = int(getattr(result, "rowcount", 0) or 0)
     _cache.drop(owner)
     return bool(removed)
 
@@ -158,11 +159,12 @@ def rotate(ring: KeyRing | None = None) -> dict[str, int]:
             ).all()
             for owner, kek_id, wrapped in rows:
                 _, rewrapped = ring.wrap(ring.unwrap(kek_id, wrapped, owner), owner)
-                rotated += session.execute(
+                result = session.execute(
                     update(DataKey)
                     .where(DataKey.owner == owner, DataKey.kek_id == kek_id)
                     .values(kek_id=newest, wrapped=rewrapped, rotated_at=datetime.now(UTC))
-                ).rowcount
+                )
+                rotated += int(getattr(result, "rowcount", 0) or 0)
         if len(rows) < _ROTATE_BATCH:
             break
     return {"rotated": rotated, **counts_by_kek()}

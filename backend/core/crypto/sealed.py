@@ -60,7 +60,8 @@ class Sealed(Generic[T]):
         from backend.core.crypto.keyring import data_key
 
         raw = aead.unseal(data_key(owner, create=False), blob, self.aad(owner))
-        return json.loads(raw) if self.json else raw.decode()  # type: ignore[no-any-return]
+        value: Any = json.loads(raw) if self.json else raw.decode()
+        return value  # type: ignore[no-any-return]
 
 
 def json_bytes(value: Any) -> bytes:

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from backend.adapters import file_store
 from backend.core.db.models import Case, Document
 from backend.core.db.session import session_scope
-from backend.adapters import file_store
 from backend.core.settings import settings
 from backend.domain.parsing import DocumentKind
 from backend.domain.parsing_ocr import ocr_available
