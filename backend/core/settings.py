@@ -8,9 +8,10 @@ Validated at start: outside development the default JWT secret is refused.
 
 from __future__ import annotations
 
+import ssl
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -48,6 +49,24 @@ class RedisSettings(BaseSettings):
     worker_redis_outage_retry_s: float = Field(
         default=30.0, ge=0, validation_alias="WORKER_REDIS_OUTAGE_RETRY_S"
     )
+
+    # TLS (a `rediss://` URL): the CA that signed the server's certificate, and an optional
+    # client certificate and key; the server's certificate is always verified.
+    tls_ca_file: Path | None = None
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+
+    def tls_options(self, url: str | None = None) -> dict[str, Any]:
+        """redis-py's ssl_* arguments for a `rediss://` URL (empty for plain URLs)."""
+        if not (url or self.url).startswith("rediss://"):
+            return {}
+        options: dict[str, Any] = {"ssl_cert_reqs": ssl.CERT_REQUIRED}
+        if self.tls_ca_file:
+            options["ssl_ca_certs"] = str(self.tls_ca_file)
+        if self.tls_cert_file:
+            options["ssl_certfile"] = str(self.tls_cert_file)
+            options["ssl_keyfile"] = str(self.tls_key_file or self.tls_cert_file)
+        return options
 
     @cached_property
     def effective_broker_url(self) -> str:

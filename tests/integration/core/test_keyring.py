@@ -37,7 +37,8 @@ def test_rotation_rewraps_every_key_and_the_data_stays_readable() -> None:
     keyring.forget_cached()
     # The CLI with the new key first reads the case back; rotating again changes nothing.
     script = (
-        "from backend.core.db.models import Case; from backend.core.db.session import session_scope;"
+        "from backend.core.db.models import Case; "
+        "from backend.core.db.session import session_scope; "
         f"s = session_scope().__enter__(); print(s.get(Case, '{case_id}').description)"
     )
     env_cmd = [sys.executable, "-c", script]
