@@ -59,6 +59,7 @@ def get_redis(url: str | None = None) -> redis.Redis:
         health_check_interval=30,
         decode_responses=True,
         **_retry_options(),
+        **settings.redis.tls_options(url),
     )
 
 
@@ -73,4 +74,5 @@ def new_async_redis(url: str | None = None) -> aioredis.Redis:
         max_connections=64,
         retry=AsyncRetry(ExponentialBackoff(cap=0.05, base=0.01), _STALE_RETRIES),
         retry_on_error=_RETRY_ON,
+        **settings.redis.tls_options(url),
     )

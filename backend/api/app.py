@@ -20,6 +20,7 @@ from backend.api.routes import (
     dev,
     documents,
     health,
+    privacy,
     reports,
     tasks,
     triage,
@@ -38,6 +39,7 @@ ROUTERS = (
     triage.router,
     reports.router,
     dev.router,
+    privacy.router,
 )
 
 

@@ -1,4 +1,4 @@
-"""The `python -m backend` command line: token, migrate, dead-letter, batch.
+"""The `python -m backend` command line: token, migrate, dead-letter, batch, keys.
 
 Each command imports what it needs when it runs, so `--help` and `token` start fast."""
 
@@ -34,6 +34,9 @@ def main(argv: list[str] | None = None) -> int:
     from backend.cli.batch import add_arguments, submit_command
 
     add_arguments(batch_sub.add_parser("submit", help="submit a JSONL/JSON/CSV file of cases"))
+    from backend.cli.keys import add_arguments as add_keys_arguments
+
+    add_keys_arguments(sub.add_parser("keys", help="generate, rotate or count the DATA_KEYS"))
     args = parser.parse_args(argv)
 
     if args.command == "token":
@@ -52,4 +55,8 @@ def main(argv: list[str] | None = None) -> int:
         return run_dead_letter(args)
     if args.command == "batch":
         return submit_command(args)
+    if args.command == "keys":
+        from backend.cli.keys import run_keys
+
+        return run_keys(args)
     return 2

@@ -132,3 +132,22 @@ class NotificationKind(StrEnum):
     BATCH_COMPLETED = "batch_completed"
     REPORT_READY = "report_ready"
     TASK_FAILED = "task_failed"
+
+
+class PrivacyAction(StrEnum):
+    """Rows of the privacy audit trail (backend/platform/privacy_audit.py)."""
+
+    EXPORT = "export"
+    ERASURE_REQUESTED = "erasure_requested"
+    ERASURE_COMPLETED = "erasure_completed"
+    RETENTION = "retention"
+
+
+class ErasureStep(StrEnum):
+    """The steps of a data-subject erasure, in order (each idempotent: a rerun resumes)."""
+
+    TASKS = "revoke and forget tasks"
+    FILES = "delete files"
+    ROWS = "delete database rows"
+    REDIS = "forget Redis keys"
+    KEY = "destroy the data key"

@@ -22,6 +22,10 @@ PlatformError
  ├── Conflict                  the request is valid but the current state forbids it
  ├── RateLimited               too many submissions; `retry_after_s` says when to come back
  ├── ServiceUnavailable        a dependency (Redis, broker, database) did not answer
+ ├── DataProtectionError       personal data could not be sealed or opened
+ │    ├── EncryptionKeyMissing  DATA_KEYS is missing, malformed, or lacks a key a data key names
+ │    ├── SealBroken            a sealed value failed authentication (tampered, wrong place)
+ │    └── DataKeyDestroyed      the owner's data key was destroyed: their data was erased
  ├── ExternalServiceError      an outside service failed a call (worker side)
  │    ├── LLMError              the model could not be asked; `reason` is a short code
  │    └── MailError             the SMTP server refused or could not be reached
@@ -151,6 +155,22 @@ class RateLimited(PlatformError):
 
 class ServiceUnavailable(PlatformError):
     code = "service_unavailable"
+
+
+class DataProtectionError(PlatformError):
+    code = "data_protection"
+
+
+class EncryptionKeyMissing(DataProtectionError):
+    code = "encryption_key_missing"
+
+
+class SealBroken(DataProtectionError):
+    code = "seal_broken"
+
+
+class DataKeyDestroyed(DataProtectionError):
+    code = "data_key_destroyed"
 
 
 class ExternalServiceError(PlatformError):

@@ -8,11 +8,12 @@ Validated at start: outside development the default JWT secret is refused.
 
 from __future__ import annotations
 
+import ssl
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT_DIR = Path(__file__).resolve().parents[2]
@@ -48,6 +49,24 @@ class RedisSettings(BaseSettings):
     worker_redis_outage_retry_s: float = Field(
         default=30.0, ge=0, validation_alias="WORKER_REDIS_OUTAGE_RETRY_S"
     )
+
+    # TLS (a `rediss://` URL): the CA that signed the server's certificate, and an optional
+    # client certificate and key; the server's certificate is always verified.
+    tls_ca_file: Path | None = None
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+
+    def tls_options(self, url: str | None = None) -> dict[str, Any]:
+        """redis-py's ssl_* arguments for a `rediss://` URL (empty for plain URLs)."""
+        if not (url or self.url).startswith("rediss://"):
+            return {}
+        options: dict[str, Any] = {"ssl_cert_reqs": ssl.CERT_REQUIRED}
+        if self.tls_ca_file:
+            options["ssl_ca_certs"] = str(self.tls_ca_file)
+        if self.tls_cert_file:
+            options["ssl_certfile"] = str(self.tls_cert_file)
+            options["ssl_keyfile"] = str(self.tls_key_file or self.tls_cert_file)
+        return options
 
     @cached_property
     def effective_broker_url(self) -> str:
@@ -285,6 +304,32 @@ class ParsingSettings(BaseSettings):
     ocr_dpi: int = Field(default=200, ge=72, le=600)
 
 
+class PrivacySettings(BaseSettings):
+    """Personal data: encryption at rest, retention per kind, the transport rules (LGPD)."""
+
+    model_config = SettingsConfigDict(env_prefix="", env_file=".env", extra="ignore")
+    # Key-encryption keys, `id:base64(32 bytes)`, comma-separated, newest first. Without it,
+    # development and test read DATA_KEYS_FILE (written by `make up`); production refuses to
+    # start.
+    data_keys: SecretStr | None = Field(default=None, validation_alias="DATA_KEYS")
+    data_keys_file: Path = Field(default=VAR_DIR / "data-keys", validation_alias="DATA_KEYS_FILE")
+    # Unwrapped data keys kept per process (most recently used), and for how long.
+    data_key_cache_size: int = Field(default=1024, ge=1, validation_alias="DATA_KEY_CACHE_SIZE")
+    data_key_cache_ttl_s: float = Field(
+        default=300.0, gt=0, validation_alias="DATA_KEY_CACHE_TTL_S"
+    )
+    # Retention per kind (maintenance.purge_expired): a case with its documents and text is
+    # erased this long after its last activity; a finished batch, a dead letter, a ledger row.
+    case_retention_days: int = Field(default=5 * 365, ge=1, validation_alias="CASE_RETENTION_DAYS")
+    batch_retention_days: int = Field(default=365, ge=1, validation_alias="BATCH_RETENTION_DAYS")
+    dead_letter_retention_days: int = Field(
+        default=90, ge=1, validation_alias="DEAD_LETTER_RETENTION_DAYS"
+    )
+    notification_retention_days: int = Field(
+        default=365, ge=1, validation_alias="NOTIFICATION_RETENTION_DAYS"
+    )
+
+
 class FlowerSettings(BaseSettings):
     """Flower, Celery's monitor."""
 
@@ -317,6 +362,7 @@ class Settings(BaseModel):
     beat: BeatSettings = Field(default_factory=BeatSettings)
     parsing: ParsingSettings = Field(default_factory=ParsingSettings)
     flower: FlowerSettings = Field(default_factory=FlowerSettings)
+    privacy: PrivacySettings = Field(default_factory=PrivacySettings)
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:
@@ -327,6 +373,11 @@ class Settings(BaseModel):
             )
         if len(self.auth.secret) < 32:
             raise ValueError("JWT_SECRET must be at least 32 characters")
+        if self.app.environment == "production" and self.privacy.data_keys is None:
+            raise ValueError(
+                "DATA_KEYS is not set: production needs a key-encryption key for personal "
+                "data at rest (`python -m backend keys generate` makes one)"
+            )
         return self
 
 

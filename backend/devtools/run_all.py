@@ -193,6 +193,12 @@ def main() -> int:
         redis_url = redis_server.url if redis_server else settings.redis.url
         os.environ["REDIS_URL"] = redis_url
         os.environ["ENVIRONMENT"] = settings.app.environment
+        if settings.privacy.data_keys is None:
+            # A local key-encryption key for personal data at rest, made once (mode 0600).
+            from backend.cli.keys import ensure_local_key_file
+
+            if ensure_local_key_file(settings.privacy.data_keys_file):
+                say(f"created a local data key in {settings.privacy.data_keys_file} (0600)")
         flower_password = settings.flower.password or secrets.token_urlsafe(12)
         os.environ["FLOWER_PASSWORD"] = flower_password
 

@@ -1,11 +1,13 @@
 """The child process that parses one document: `python -m backend.domain.parsing_worker`.
 
-It reads one JSON request on stdin, puts itself under the CPU and memory limits it names
-(before touching the file), extracts the text, runs OCR when a PDF has no text layer and OCR
-is installed, and writes one JSON answer on stdout. It imports nothing that reads settings,
-so it starts fast and sees only what the parent sends. Request:
+It reads one JSON request line and then the document's bytes on stdin, puts itself under the
+limits the request names (CPU, memory, file size, processes, open files; before reading the
+document), extracts the text, runs OCR when a PDF has no text layer and OCR is installed
+(the PDF is written to its private $TMPDIR for that), and writes one JSON answer on stdout.
+It imports nothing that reads settings, so it starts fast and sees only what the parent
+sends; the parent runs it in the sandbox (backend/adapters/sandbox.py). Request line:
 
-    {"path": "...", "cpu_s": 30, "memory_bytes": 1073741824,
+    {"cpu_s": 30, "memory_bytes": 1073741824, "max_processes": 16, "max_open_files": 64,
      "limits": {"max_pages": ..., "max_text_chars": ..., ...},
      "ocr": {"language": "por", "dpi": 200, "max_pages": 20, "timeout_s": 60}}
 
@@ -16,9 +18,11 @@ Answer: {"ok": true, "kind", "text", "page_count", "truncated", "ocr": {...}} or
 from __future__ import annotations
 
 import json
+import os
 import resource
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -36,19 +40,28 @@ from backend.domain.parsing_ocr import OcrSettings, ocr_available, ocr_pdf
 _MAX_FILE_BYTES = 256 * 1024 * 1024
 
 
-def apply_limits(*, cpu_s: int, memory_bytes: int) -> None:
-    """CPU seconds (SIGXCPU, then SIGKILL a second later), address space, no core dumps."""
+def apply_limits(
+    *, cpu_s: int, memory_bytes: int, max_processes: int = 16, max_open_files: int = 64
+) -> None:
+    """CPU seconds (SIGXCPU, then SIGKILL a second later), address space, file size, processes,
+    open files, no core dumps."""
     resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, cpu_s + 1))
     resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     resource.setrlimit(resource.RLIMIT_FSIZE, (_MAX_FILE_BYTES, _MAX_FILE_BYTES))
+    if max_processes > 0:
+        resource.setrlimit(resource.RLIMIT_NPROC, (max_processes, max_processes))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max_open_files, max_open_files))
 
 
-def parse(path: Path, limits: ParseLimits, ocr: OcrSettings) -> dict[str, Any]:
-    extracted = extract_text(path.read_bytes(), limits)
+def parse(data: bytes, limits: ParseLimits, ocr: OcrSettings) -> dict[str, Any]:
+    extracted = extract_text(data, limits)
     outcome = OcrOutcome(needed=extracted.needs_ocr)
     if extracted.needs_ocr and extracted.kind is DocumentKind.PDF:
-        extracted, outcome = _with_ocr(path, extracted, ocr, limits)
+        with tempfile.TemporaryDirectory(prefix="doc-") as workdir:
+            path = Path(workdir) / "document.pdf"
+            path.write_bytes(data)
+            extracted, outcome = _with_ocr(path, extracted, ocr, limits)
     return {
         "ok": True,
         "kind": extracted.kind.value,
@@ -94,11 +107,18 @@ def _with_ocr(
 
 
 def main() -> int:
-    request = json.loads(sys.stdin.read())
-    apply_limits(cpu_s=int(request["cpu_s"]), memory_bytes=int(request["memory_bytes"]))
+    stdin = sys.stdin.buffer
+    request = json.loads(stdin.readline())
+    apply_limits(
+        cpu_s=int(request["cpu_s"]),
+        memory_bytes=int(request["memory_bytes"]),
+        max_processes=int(request.get("max_processes", 16)),
+        max_open_files=int(request.get("max_open_files", 64)),
+    )
+    os.umask(0o077)
     try:
         answer = parse(
-            Path(request["path"]),
+            stdin.read(),
             ParseLimits(**request["limits"]),
             OcrSettings(**request["ocr"]),
         )

@@ -141,6 +141,16 @@ TASK_SPECS: dict[str, TaskSpec] = {
             submit_roles=_OPS,
         ),
         TaskSpec(
+            # A data subject's erasure (backend/services/privacy.py); submitted by the API only.
+            "privacy.erase_subject",
+            QueueName.MAINTENANCE,
+            RetryPolicy(max_attempts=5, backoff_base_s=5, backoff_cap_s=120),
+            soft_time_limit_s=900,
+            time_limit_s=960,
+            default_priority=Priority.HIGH,
+            submit_roles=frozenset(),
+        ),
+        TaskSpec(
             # Canary: proves a worker on the queue picks up and completes work end to end.
             "maintenance.ping",
             QueueName.MAINTENANCE,
@@ -172,4 +182,5 @@ TASK_MODULES = [
     "backend.tasks.notifications",
     "backend.tasks.reports",
     "backend.tasks.maintenance",
+    "backend.tasks.privacy",
 ]

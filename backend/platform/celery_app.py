@@ -41,6 +41,9 @@ _transport_options = {
 }
 
 celery_app.conf.update(
+    # rediss:// URLs: the same CA and client certificate as the platform's own clients.
+    broker_use_ssl=settings.redis.tls_options(settings.redis.effective_broker_url) or None,
+    redis_backend_use_ssl=settings.redis.tls_options() or None,
     broker_url=settings.redis.effective_broker_url,
     broker_transport_options=_transport_options,
     broker_connection_retry_on_startup=True,

@@ -13,6 +13,7 @@ import uuid
 from dataclasses import dataclass
 
 from backend.adapters import file_store
+from backend.core.crypto import keyring
 from backend.core.db.models import Case, Document
 from backend.core.db.session import session_scope
 from backend.core.errors import (
@@ -65,7 +66,8 @@ def submit_document(
         # The document belongs to the case's client, also when an operator uploads it.
         owner = case.owner
     document_id = str(uuid.uuid4())
-    file_store.save(document_id, data)
+    keyring.ensure(owner)  # before the transaction: sealing never waits on its own write lock
+    file_store.save(document_id, data, owner=owner)
     try:
         # The row and its task's outbox row commit together: no document without a task.
         with session_scope() as session:

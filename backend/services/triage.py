@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from backend.core.crypto import keyring
 from backend.core.db.models import Batch, Case, OutboxEntry
 from backend.core.db.session import session_scope
 from backend.core.errors import Conflict
@@ -122,6 +123,7 @@ def submit_cases(
         )
         for position, draft in drafts
     ]
+    keyring.ensure(owner)  # before the transaction: sealing never waits on its own write lock
     claimed = _claim(owner, wanted, batch)
     queued = Outbox(tasks).publish(claimed.staged)
     return [

@@ -28,10 +28,11 @@ def analyse_document(self: TrackedTask, document_id: str) -> dict[str, Any]:
         # Redelivered after success was stored: the analysis already happened.
         done = document.status == "analysed" and document.analysis is not None
         has_file, stored_text = document.storage_path is not None, document.text
+        owner = document.owner
     if not done:
         # Outside a session: parsing may take seconds.
         self.report_progress(1, 3, "extraindo texto")
-        parsed = _parse(document_id, has_file=has_file, stored_text=stored_text)
+        parsed = _parse(document_id, owner, has_file=has_file, stored_text=stored_text)
         self.report_progress(2, 3, "analisando")
         analysis = build_analysis(parsed.extracted, parsed.ocr)
         with session_scope() as session:
@@ -60,7 +61,9 @@ def analyse_document(self: TrackedTask, document_id: str) -> dict[str, Any]:
     return summary
 
 
-def _parse(document_id: str, *, has_file: bool, stored_text: str | None) -> ParsedDocument:
+def _parse(
+    document_id: str, owner: str, *, has_file: bool, stored_text: str | None
+) -> ParsedDocument:
     if not has_file:
         if stored_text is None:
             raise PermanentTaskError(f"document {document_id} has no stored file")
@@ -70,7 +73,8 @@ def _parse(document_id: str, *, has_file: bool, stored_text: str | None) -> Pars
     if not path.exists():
         raise PermanentTaskError(f"document {document_id}: its stored file is missing")
     try:
-        return parse_isolated(path)
+        # Opened here with the owner's data key; the plain bytes go to the sandbox on stdin.
+        return parse_isolated(file_store.load(document_id, owner=owner))
     except DocumentParseFailed as exc:
         with session_scope() as session:
             document = _load(session, document_id)

@@ -7,6 +7,7 @@ so `pytest tests/unit` starts no server. We never touch a Redis we did not start
 
 from __future__ import annotations
 
+import base64
 import os
 import tempfile
 from pathlib import Path
@@ -26,6 +27,8 @@ def prepare() -> Path:
         REDIS_URL=f"redis://127.0.0.1:{free_port()}/0",
         DATABASE_URL=f"sqlite:///{tmp / 'test.db'}",
         KEY_PREFIX="ltqtest:",
+        # The run's key-encryption key (personal data at rest), fresh per run.
+        DATA_KEYS=f"test1:{base64.b64encode(os.urandom(32)).decode()}",
         REPORTS_DIR=str(tmp / "reports"),
         UPLOADS_DIR=str(tmp / "uploads"),
         EXTRA_TASK_MODULES="tests.support.tasks",

@@ -6,8 +6,10 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, DateTime, ForeignKey, Integer, LargeBinary, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from backend.core.crypto.sealed import Sealed
 
 
 def _uuid() -> str:
@@ -22,18 +24,26 @@ class Base(DeclarativeBase):
     pass
 
 
+def _sealed_column(name: str) -> Mapped[bytes | None]:
+    return mapped_column(f"{name}_sealed", LargeBinary, nullable=True)
+
+
+# Personal fields are `Sealed`: their columns (`<name>_sealed`) hold AES-GCM ciphertext under
+# the row owner's data key (backend/core/crypto); what must stay queryable stays clear.
+
+
 class Case(Base):
     __tablename__ = "cases"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=_uuid)
     owner: Mapped[str] = mapped_column(String(128), index=True)
-    title: Mapped[str] = mapped_column(String(300))
-    description: Mapped[str] = mapped_column(Text)
-    client_email: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    _title: Mapped[bytes | None] = _sealed_column("title")
+    _description: Mapped[bytes | None] = _sealed_column("description")
+    _client_email: Mapped[bytes | None] = _sealed_column("client_email")
     status: Mapped[str] = mapped_column(String(20), default="pending")
     area: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
     urgency: Mapped[str | None] = mapped_column(String(16), nullable=True, index=True)
-    triage: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    _triage: Mapped[bytes | None] = _sealed_column("triage")
     task_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, index=True
@@ -45,6 +55,11 @@ class Case(Base):
     batch_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
     batch_index: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
+    title = Sealed[str]("_title", "cases.title")
+    description = Sealed[str]("_description", "cases.description")
+    client_email = Sealed[str | None]("_client_email", "cases.client_email")
+    triage = Sealed[dict[str, Any] | None]("_triage", "cases.triage", json=True)
+
 
 class Document(Base):
     __tablename__ = "documents"
@@ -52,12 +67,12 @@ class Document(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=_uuid)
     owner: Mapped[str] = mapped_column(String(128), index=True)
     case_id: Mapped[str | None] = mapped_column(ForeignKey("cases.id"), nullable=True, index=True)
-    filename: Mapped[str] = mapped_column(String(255))
+    _filename: Mapped[bytes | None] = _sealed_column("filename")
     content_type: Mapped[str | None] = mapped_column(String(100), nullable=True)
     size_bytes: Mapped[int] = mapped_column(Integer, default=0)
-    text: Mapped[str | None] = mapped_column(Text, nullable=True)
+    _text: Mapped[bytes | None] = _sealed_column("text")
     status: Mapped[str] = mapped_column(String(20), default="pending")
-    analysis: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    _analysis: Mapped[bytes | None] = _sealed_column("analysis")
     task_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, index=True
@@ -68,6 +83,10 @@ class Document(Base):
     sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
     error: Mapped[str | None] = mapped_column(String(500), nullable=True)
     analysed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+    filename = Sealed[str]("_filename", "documents.filename")
+    text = Sealed[str | None]("_text", "documents.text")
+    analysis = Sealed[dict[str, Any] | None]("_analysis", "documents.analysis", json=True)
 
 
 class Report(Base):
@@ -108,12 +127,12 @@ class DeadLetter(Base):
     queue: Mapped[str] = mapped_column(String(50), index=True)
     priority: Mapped[str | None] = mapped_column(String(16), nullable=True)
     owner: Mapped[str] = mapped_column(String(128), default="system")
-    args: Mapped[list[Any]] = mapped_column(JSON, default=list)
-    kwargs: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    _args: Mapped[bytes | None] = _sealed_column("args")
+    _kwargs: Mapped[bytes | None] = _sealed_column("kwargs")
     error_type: Mapped[str] = mapped_column(String(200))
-    error_message: Mapped[str] = mapped_column(String(500))
-    traceback: Mapped[str | None] = mapped_column(Text, nullable=True)
-    history: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    _error_message: Mapped[bytes | None] = _sealed_column("error_message")
+    _traceback: Mapped[bytes | None] = _sealed_column("traceback")
+    _history: Mapped[bytes | None] = _sealed_column("history")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     # failed | unknown_task | undecodable
     reason: Mapped[str] = mapped_column(String(20), index=True)
@@ -122,6 +141,12 @@ class DeadLetter(Base):
     )
     replayed_as: Mapped[str | None] = mapped_column(String(64), nullable=True)
     discarded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+    args = Sealed[list[Any]]("_args", "dead_letters.args", json=True)
+    kwargs = Sealed[dict[str, Any]]("_kwargs", "dead_letters.kwargs", json=True)
+    error_message = Sealed[str]("_error_message", "dead_letters.error_message")
+    traceback = Sealed[str | None]("_traceback", "dead_letters.traceback")
+    history = Sealed[list[dict[str, Any]]]("_history", "dead_letters.history", json=True)
 
 
 class OutboxEntry(Base):
@@ -161,9 +186,39 @@ class Batch(Base):
     failed: Mapped[int] = mapped_column(Integer, default=0)
     # running | completed
     status: Mapped[str] = mapped_column(String(20), default="running", index=True)
-    notify_email: Mapped[str | None] = mapped_column(String(320), nullable=True)
-    callback_url: Mapped[str | None] = mapped_column(String(2000), nullable=True)
+    _notify_email: Mapped[bytes | None] = _sealed_column("notify_email")
+    _callback_url: Mapped[bytes | None] = _sealed_column("callback_url")
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, index=True
     )
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+    notify_email = Sealed[str | None]("_notify_email", "batches.notify_email")
+    callback_url = Sealed[str | None]("_callback_url", "batches.callback_url")
+
+
+class DataKey(Base):
+    """An owner's data key, wrapped by a key-encryption key (backend/core/crypto/keyring.py).
+    Deleting the row makes every copy of the owner's sealed data unreadable."""
+
+    __tablename__ = "data_keys"
+
+    owner: Mapped[str] = mapped_column(String(128), primary_key=True)
+    kek_id: Mapped[str] = mapped_column(String(32), index=True)
+    wrapped: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    rotated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class PrivacyEvent(Base):
+    """The privacy audit trail: exports, erasures, retention runs (backend/platform/privacy_audit).
+    The subject is a keyed pseudonym, never the name: it survives the subject's erasure."""
+
+    __tablename__ = "privacy_events"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=_uuid)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    action: Mapped[str] = mapped_column(String(40), index=True)
+    actor: Mapped[str] = mapped_column(String(128))
+    subject_ref: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 
 from backend.core.enums import Transition
-from backend.core.errors import PermanentTaskError
+from backend.core.errors import DataKeyDestroyed, PermanentTaskError, SealBroken
 from backend.core.logging import scrub
 from backend.worker.context import status_manager
 from backend.worker.hooks.base import Attempt, TaskHook
@@ -25,6 +25,9 @@ NON_RETRYABLE: tuple[type[BaseException], ...] = (
     SoftTimeLimitExceeded,
     TimeLimitExceeded,
     TypeError,
+    # A sealed value that does not open, or whose owner's key was destroyed (erased).
+    SealBroken,
+    DataKeyDestroyed,
 )
 ERROR_MESSAGE_MAX = 500
 

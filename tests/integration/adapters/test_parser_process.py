@@ -20,15 +20,13 @@ from tests.support import document_files as files
 GENEROUS = IsolationLimits(timeout_s=60, cpu_s=30, memory_bytes=1024**3)
 
 
-def _write(tmp_path: Path, name: str, data: bytes) -> Path:
-    path = tmp_path / name
-    path.write_bytes(data)
-    return path
+def _write(tmp_path: Path, name: str, data: bytes) -> bytes:
+    return data
 
 
-def _failure(path: Path, isolation: IsolationLimits = GENEROUS) -> DocumentParseFailed:
+def _failure(data: bytes, isolation: IsolationLimits = GENEROUS) -> DocumentParseFailed:
     with pytest.raises(DocumentParseFailed) as caught:
-        parse_isolated(path, isolation=isolation)
+        parse_isolated(data, isolation=isolation)
     return caught.value
 
 

@@ -85,11 +85,11 @@ def hold_worker(service: CeleryTaskService, seconds: float = 4.0) -> None:
 
 
 def corrupt(case_id: str) -> None:
-    """Store bytes where the case's text should be: its triage raises TypeError, which no
-    retry can fix, so the task fails for good."""
+    """Store bytes where the case's sealed text should be: opening it fails authentication,
+    which no retry can fix, so the task fails for good."""
     with session_scope() as session:
         session.execute(
-            text("UPDATE cases SET description = X'00ff' WHERE id = :id"), {"id": case_id}
+            text("UPDATE cases SET description_sealed = X'00ff' WHERE id = :id"), {"id": case_id}
         )
 
 
@@ -151,7 +151,7 @@ def test_batch_runs_to_completion_with_per_item_results_and_one_callback_each(
         None,
     )
     assert results[3]["status"] == "triaged"
-    assert results[2]["status"] == "failed" and results[2]["error"]["type"] == "TypeError"
+    assert results[2]["status"] == "failed" and results[2]["error"]["type"] == "SealBroken"
     case = app_client.get(f"/api/triage/{results[2]['case_id']}", headers=auth(tokens["alice"]))
     assert case.json()["status"] == "failed" and case.json()["state"] == "FAILURE"
 

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from backend.adapters import file_store
 from backend.core.db.models import Case, Document
 from backend.core.db.session import session_scope
 from backend.core.settings import settings
@@ -114,8 +115,10 @@ def test_pdf_docx_and_text_are_analysed(
         assert analysis["page_count"] == pages
         assert analysis["text_length"] == len(document["text"]) > 0
         assert analysis["ocr_needed"] is False
-        # Stored under its id, never under the user's name.
-        assert (settings.files.uploads_dir / document["document_id"]).read_bytes() == data
+        # Stored under its id, never under the user's name, sealed under the owner's key.
+        stored = (settings.files.uploads_dir / document["document_id"]).read_bytes()
+        assert data[:32] not in stored
+        assert file_store.load(document["document_id"], owner="alice") == data
     entities = {e["type"]: e["value"] for e in analysis["entities"]}
     assert entities["cpf"] == "52998224725" and entities["money"] == "10000.00"
 
