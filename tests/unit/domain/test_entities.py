@@ -1,3 +1,5 @@
+from typing import Any
+
 import pytest
 from validate_docbr import CNPJ, CPF
 
@@ -113,3 +115,21 @@ def test_entity_offsets_and_dict() -> None:
 
 def test_plain_text_has_no_entities() -> None:
     assert extract_entities("fui demitido sem justa causa e não recebi nada") == []
+
+
+def test_overlap_resolution_matches_the_pairwise_rule_on_a_long_text() -> None:
+    """Bisection keeps exactly what comparing each entity with every kept one would keep."""
+    from backend.domain.entities import _EXTRACTORS
+
+    text = (
+        "CPF 529.982.247-25, CNPJ 11.222.333/0001-81, processo 0001234-55.2023.8.26.0100, "
+        "OAB/SP 123.456, em 12/03/2026, R$ 1.500,00, fulano@example.com, (11) 98765-4321. "
+    ) * 300
+    expected: list[Any] = []
+    for extractor in _EXTRACTORS:
+        for entity in extractor(text):
+            if not any(entity.start < k.end and k.start < entity.end for k in expected):
+                expected.append(entity)
+    expected.sort(key=lambda e: (e.start, e.end))
+    assert extract_entities(text) == expected
+    assert len(expected) > 1000
