@@ -1,10 +1,13 @@
 """Deterministic, explainable triage of a case: legal area, urgency, complexity and why.
 
-The area comes from the weighted cue tables in `triage_rules`. Urgency comes from evidence read
-against the submission date (`triage_evidence`: harms with their state, dated events, cue
-groups), ranked by the small linear model of `triage_model` and bounded by the written
-definitions. Every reason quotes the client's own text: the cues for the area, the time horizon
-found, the harms at stake and their state, and the model features that weighed most.
+The area comes from a linear model over the words of the case and the scores of the weighted
+cue tables in `triage_rules`; the named precedence rules of the written definitions (health
+plan, SUS and the State, rent and eviction, inheritance and domestic violence) win over it.
+Urgency comes from evidence read against the submission date (`triage_evidence`: harms with
+their state, dated events, cue groups) and the words used, ranked by the linear model of
+`triage_model` and bounded by the written definitions. Every reason quotes the client's own
+text: the cues and words that decided the area, the time horizon found, the harms at stake and
+their state, and the model features that weighed most.
 """
 
 from __future__ import annotations
@@ -16,9 +19,16 @@ from datetime import date
 from backend.domain import triage_rules as rules
 from backend.domain.entities import extract_entities
 from backend.domain.summary import summarise
-from backend.domain.text import Token, find_phrase, quote_around, tokenize
+from backend.domain.text import PhraseMatch, Token, find_phrase, quote_around, tokenize
 from backend.domain.triage_evidence import CRITICAL_KINDS, Evidence, Harm, gather
-from backend.domain.triage_model import LinearModel, features, load_model
+from backend.domain.triage_model import (
+    WORD_PREFIX,
+    LinearModel,
+    Models,
+    area_features,
+    features,
+    load_models,
+)
 
 JsonValue = str | int | float | bool | None | list["JsonValue"] | dict[str, "JsonValue"]
 
@@ -117,19 +127,64 @@ def _parts(title: str, description: str) -> list[_Part]:
 
 def classify_area(title: str, description: str) -> tuple[str, list[Hit], float]:
     """The area of a case, the cues that decided it and a confidence."""
-    return _choose_area(_parts(title, description))
+    decision = decide_area(_parts(title, description), load_models().area)
+    return decision.area, decision.hits, decision.confidence
 
 
-def _choose_area(parts: Sequence[_Part]) -> tuple[str, list[Hit], float]:
-    """Best-scoring area, its hits, and a confidence from the margin over the runner-up."""
+@dataclass(frozen=True, slots=True)
+class AreaDecision:
+    area: str
+    confidence: float
+    hits: list[Hit]
+    reasons: list[dict[str, JsonValue]]
+    probabilities: dict[str, float]
+    precedence: str | None = None
+
+
+def _word_reasons(
+    parts: Sequence[_Part], model: LinearModel, feats: dict[str, float], area: str
+) -> list[dict[str, JsonValue]]:
+    """The words of the text that pushed the model most towards `area`, quoted."""
+    reasons: list[dict[str, JsonValue]] = []
+    for name, weight in model.contributions(feats, area):
+        if weight <= 0 or len(reasons) >= 2:
+            break
+        if not name.startswith(WORD_PREFIX):
+            continue
+        stem = name[len(WORD_PREFIX) :]
+        for part in parts:
+            index = next((i for i, t in enumerate(part.tokens) if t.stem == stem), None)
+            if index is None:
+                continue
+            token = part.tokens[index]
+            match = PhraseMatch(index, index, token.start, token.end, negated=False)
+            reasons.append(
+                {
+                    "field": "area",
+                    "signal": f"palavra: {token.text}",
+                    "quote": quote_around(part.text, part.tokens, match),
+                    "source": part.name,
+                    "weight": round(weight, 2),
+                }
+            )
+            break
+    return reasons
+
+
+def decide_area(parts: Sequence[_Part], model: LinearModel) -> AreaDecision:
+    """The model weighs words and cue-table scores; a named precedence rule wins over it."""
     hits = {area: _cue_hits(parts, rules.AREA_CUES.get(area, ())) for area in rules.AREAS}
-    ranked = sorted(rules.AREAS, key=lambda area: (-_score(hits[area]), rules.AREAS.index(area)))
-    top, runner_up = _score(hits[ranked[0]]), _score(hits[ranked[1]])
-    if top < rules.AREA_MIN_SCORE:
-        return "outro", hits["outro"], 0.0
+    scores = {area: _score(found) for area, found in hits.items()}
+    tokens = [*parts[0].tokens, *parts[1].tokens]
+    feats = area_features(tokens, scores)
+    probabilities = model.probabilities(feats)
+    ranked = sorted(probabilities, key=lambda area: -probabilities[area])
+    area = ranked[0]
+    precedence = None
     # 0 when tied, approaching 1 as the winner leaves the rest behind.
-    confidence = round((top - runner_up) / (top + 1.0), 2)
-    return ranked[0], hits[ranked[0]], confidence
+    confidence = round(probabilities[ranked[0]] - probabilities[ranked[1]], 2)
+    reasons = _reasons("area", hits[area])[:2] + _word_reasons(parts, model, feats, area)
+    return AreaDecision(area, confidence, hits[area], reasons, probabilities, precedence)
 
 
 _HARM_LABELS = {
@@ -222,13 +277,15 @@ def _evidence_reasons(ev: Evidence) -> list[dict[str, JsonValue]]:
     return reasons
 
 
-def decide_urgency(ev: Evidence, area: str, model: LinearModel) -> UrgencyDecision:
+def decide_urgency(
+    ev: Evidence, area: str, model: LinearModel, tokens: Sequence[Token] = ()
+) -> UrgencyDecision:
     """Urgency from the evidence: the model ranks, the written definitions bound it.
 
     Critical needs liberty, life, health, home or a child at stake now or within days; such a
     harm never leaves a case below high.
     """
-    feats = features(ev, area)
+    feats = features(ev, area, tokens)
     probabilities = model.probabilities(feats)
     urgency = max(rules.URGENCIES, key=lambda level: probabilities.get(level, 0.0))
     critical_live = any(
@@ -291,24 +348,31 @@ def classify_case(
 
     `submitted_at` (default: today) is the day explicit and relative dates are read against.
     """
+    return triage(title, description, submitted_at or date.today(), load_models())
+
+
+def triage(title: str, description: str, submitted_at: date, models: Models) -> TriageResult:
+    """`classify_case` with the models given (training and cross-validation use this)."""
     parts = _parts(title, description)
-    area, area_hits, confidence = _choose_area(parts)
-    evidence = gather(title, description, submitted_at or date.today())
-    decision = decide_urgency(evidence, area, load_model())
+    area_decision = decide_area(parts, models.area)
+    area = area_decision.area
+    evidence = gather(title, description, submitted_at)
+    tokens = [*parts[0].tokens, *parts[1].tokens]
+    decision = decide_urgency(evidence, area, models.urgency, tokens)
     urgency = decision.urgency
     entities = [entity.to_dict() for entity in extract_entities(f"{title}\n{description}")]
     complexity = _complexity(
-        word_count=len(parts[0].tokens) + len(parts[1].tokens),
+        word_count=len(tokens),
         urgency=urgency,
         entity_count=len(entities),
-        mixed_areas=area != "outro" and confidence < MIXED_AREAS_CONFIDENCE,
+        mixed_areas=area != "outro" and area_decision.confidence < MIXED_AREAS_CONFIDENCE,
     )
     return TriageResult(
         area=area,
         urgency=urgency,
         complexity=complexity,
-        confidence=confidence,
+        confidence=area_decision.confidence,
         summary=summarise(description) or summarise(title),
-        reasons=_reasons("area", area_hits) + decision.reasons,
+        reasons=area_decision.reasons + decision.reasons,
         entities=entities,
     )
