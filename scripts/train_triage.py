@@ -36,12 +36,12 @@ from datetime import date
 from pathlib import Path
 
 from backend.domain import triage_rules as rules
-from backend.domain.triage import _cue_hits, _parts, _Part, _score, decide_area, decide_urgency
+from backend.domain.triage import _cue_hits, _Part, _parts, _score, decide_area, decide_urgency
 from backend.domain.triage_evidence import Evidence, gather
 from backend.domain.triage_model import (
     URGENCIES,
     WEIGHTS_PATH,
-    WORD_PREFIX,
+    WORD_PREFIXES,
     LinearModel,
     area_features,
     features,
@@ -63,9 +63,10 @@ EPOCHS = 40
 LEARNING_RATE = 0.5
 # A word seen in fewer training cases than this gets no weight.
 MIN_WORD_CASES = 2
-AREA_L2_GRID = (0.0003, 0.001, 0.003)
-URGENCY_L2_GRID = (0.001, 0.003)
-URGENCY_WORD_L2_GRID = (0.01, 0.03, 0.1)
+AREA_L2_GRID = (0.0001, 0.001)
+RULE_WEIGHT_GRID = (0.1, 0.2, 0.3, 0.5)
+URGENCY_L2_GRID = (0.001,)
+URGENCY_WORD_L2_GRID = (0.01,)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +113,7 @@ class Prepared:
     parts: list[_Part]
     evidence: Evidence
     area_features: dict[str, float]
+    rule_scores: dict[str, float]
 
 
 def prepare(cases: Sequence[Case]) -> list[Prepared]:
@@ -123,12 +125,16 @@ def prepare(cases: Sequence[Case]) -> list[Prepared]:
         }
         tokens = [*parts[0].tokens, *parts[1].tokens]
         ev = gather(case.title, case.description, case.submitted_at)
-        out.append(Prepared(case, parts, ev, area_features(tokens, scores)))
+        out.append(Prepared(case, parts, ev, area_features(tokens), scores))
     return out
 
 
 def _tokens(row: Prepared) -> list[object]:
     return [*row.parts[0].tokens, *row.parts[1].tokens]
+
+
+def _is_word(name: str) -> bool:
+    return name.startswith(WORD_PREFIXES)
 
 
 def fit(
@@ -143,12 +149,10 @@ def fit(
     """
     seen = Counter(name for feats, _ in samples for name in feats)
     names = sorted(
-        name
-        for name, count in seen.items()
-        if not name.startswith(WORD_PREFIX) or count >= MIN_WORD_CASES
+        name for name, count in seen.items() if not _is_word(name) or count >= MIN_WORD_CASES
     )
     index = {name: i for i, name in enumerate(names)}
-    penalty = [word_l2 if name.startswith(WORD_PREFIX) else l2 for name in names]
+    penalty = [word_l2 if _is_word(name) else l2 for name in names]
     k = len(classes)
     data = [
         (
@@ -210,6 +214,7 @@ def fit(
 @dataclass(frozen=True, slots=True)
 class Setting:
     area_l2: float
+    rule_weight: float
     urgency_l2: float
     urgency_word_l2: float
 
@@ -235,17 +240,22 @@ def fit_urgency(rows: Sequence[Prepared], setting: Setting) -> LinearModel:
 Predictions = dict[str, tuple[str, str]]
 
 
-def predict(rows: Sequence[Prepared], area: LinearModel, urgency: LinearModel) -> Predictions:
+def predict(
+    rows: Sequence[Prepared], area: LinearModel, urgency: LinearModel, rule_weight: float
+) -> Predictions:
     out: Predictions = {}
     for row in rows:
-        chosen = decide_area(row.parts, area).area
+        chosen = decide_area(row.parts, area, rule_weight).area
         level = decide_urgency(row.evidence, chosen, urgency, _tokens(row)).urgency  # type: ignore[arg-type]
         out[row.case.id] = (chosen, level)
     return out
 
 
 def held_out(
-    train: Sequence[Prepared], test: Sequence[Prepared], setting: Setting, cache: dict[object, LinearModel]
+    train: Sequence[Prepared],
+    test: Sequence[Prepared],
+    setting: Setting,
+    cache: dict[object, LinearModel],
 ) -> Predictions:
     key = tuple(sorted({r.case.group for r in train}))
     area_key = (key, "area", setting.area_l2)
@@ -254,10 +264,12 @@ def held_out(
         cache[area_key] = fit_area(train, setting)
     if urgency_key not in cache:
         cache[urgency_key] = fit_urgency(train, setting)
-    return predict(test, cache[area_key], cache[urgency_key])
+    return predict(test, cache[area_key], cache[urgency_key], setting.rule_weight)
 
 
-def lobo(rows: Sequence[Prepared], setting: Setting, cache: dict[object, LinearModel]) -> Predictions:
+def lobo(
+    rows: Sequence[Prepared], setting: Setting, cache: dict[object, LinearModel]
+) -> Predictions:
     predicted: Predictions = {}
     for group in GROUPS:
         train = [r for r in rows if r.case.group != group]
@@ -266,13 +278,17 @@ def lobo(rows: Sequence[Prepared], setting: Setting, cache: dict[object, LinearM
     return predicted
 
 
-def check(rows: Sequence[Prepared], setting: Setting, cache: dict[object, LinearModel]) -> Predictions:
+def check(
+    rows: Sequence[Prepared], setting: Setting, cache: dict[object, LinearModel]
+) -> Predictions:
     train = [r for r in rows if r.case.group in TUNE_GROUPS]
     test = [r for r in rows if r.case.group in CHECK_GROUPS]
     return held_out(train, test, setting, cache)
 
 
-def score(rows: Sequence[Prepared], predicted: Predictions, *, show: bool = False) -> dict[str, float]:
+def score(
+    rows: Sequence[Prepared], predicted: Predictions, *, show: bool = False
+) -> dict[str, float]:
     chosen = [r for r in rows if r.case.id in predicted]
     args = (
         [r.case.area for r in chosen],
@@ -305,6 +321,8 @@ def _round(row: Sequence[float]) -> list[float]:
 
 
 def to_json(area: LinearModel, urgency: LinearModel, setting: Setting, sources: str) -> str:
+    """Both models and the weight of the cue tables, compact JSON."""
+
     def model(m: LinearModel) -> dict[str, object]:
         kept = {n: r for n, r in m.weights.items() if max(abs(w) for w in r) >= 5e-4}
         return {
@@ -314,16 +332,18 @@ def to_json(area: LinearModel, urgency: LinearModel, setting: Setting, sources: 
         }
 
     data = {
-        "about": "Area and urgency models of the triage engine; written by scripts/train_triage.py.",
+        "about": "Area and urgency models of triage; written by scripts/train_triage.py.",
         "trained_on": sources,
         "setting": {
             "area_l2": setting.area_l2,
+            "rule_weight": setting.rule_weight,
             "urgency_l2": setting.urgency_l2,
             "urgency_word_l2": setting.urgency_word_l2,
             "epochs": EPOCHS,
             "learning_rate": LEARNING_RATE,
             "min_word_cases": MIN_WORD_CASES,
         },
+        "rule_weight": setting.rule_weight,
         "area": model(area),
         "urgency": model(urgency),
     }
@@ -338,12 +358,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     started = time.perf_counter()
     cases = load_dev()
-    print(f"{len(cases)} development cases: " + ", ".join(f"{g} {n}" for g, n in Counter(c.group for c in cases).items()))
+    print(
+        f"{len(cases)} development cases: "
+        + ", ".join(f"{g} {n}" for g, n in Counter(c.group for c in cases).items())
+    )
     rows = prepare(cases)
     cache: dict[object, LinearModel] = {}
     grid = [
-        Setting(a, u, w)
-        for a, u, w in itertools.product(AREA_L2_GRID, URGENCY_L2_GRID, URGENCY_WORD_L2_GRID)
+        Setting(a, b, u, w)
+        for a, b, u, w in itertools.product(
+            AREA_L2_GRID, RULE_WEIGHT_GRID, URGENCY_L2_GRID, URGENCY_WORD_L2_GRID
+        )
     ]
     if args.fixed:
         grid = grid[:1]
@@ -355,11 +380,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{setting}: LOBO area {fig['area']:.3f} urgency {fig['urgency']:.3f}"
             f" crit<high {int(fig['critical_below_high'])}"
         )
-    # Area and urgency models are chosen separately (they share nothing but the area fed to
-    # urgency): best area by area accuracy, best urgency by the objective.
-    best_area = max(AREA_L2_GRID, key=lambda a: max(results[s]["area"] for s in grid if s.area_l2 == a) if any(s.area_l2 == a for s in grid) else -1)
-    candidates = [s for s in grid if s.area_l2 == best_area]
-    best = max(candidates, key=lambda s: _objective(results[s]))
+    best = max(grid, key=lambda s: _objective(results[s]))
     print(f"chosen {best}")
     predicted = lobo(rows, best, cache)
     for group in GROUPS:

@@ -26,6 +26,7 @@ from backend.domain.triage_model import (
     LinearModel,
     Models,
     area_features,
+    combine,
     features,
     load_models,
 )
@@ -36,6 +37,8 @@ _PRIORITY_BY_URGENCY = {"low": "LOW", "normal": "NORMAL", "high": "HIGH", "criti
 _MAX_REASONS_PER_FIELD = 4
 # Below this confidence a runner-up area is close enough that the case spans two areas.
 MIXED_AREAS_CONFIDENCE = 0.3
+# From this probability of critical a case is rated at least high (chosen by cross-validation).
+CRITICAL_FLOOR = 0.1
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +130,8 @@ def _parts(title: str, description: str) -> list[_Part]:
 
 def classify_area(title: str, description: str) -> tuple[str, list[Hit], float]:
     """The area of a case, the cues that decided it and a confidence."""
-    decision = decide_area(_parts(title, description), load_models().area)
+    models = load_models()
+    decision = decide_area(_parts(title, description), models.area, models.rule_weight)
     return decision.area, decision.hits, decision.confidence
 
 
@@ -171,20 +175,38 @@ def _word_reasons(
     return reasons
 
 
-def decide_area(parts: Sequence[_Part], model: LinearModel) -> AreaDecision:
-    """The model weighs words and cue-table scores; a named precedence rule wins over it."""
+def decide_area(parts: Sequence[_Part], model: LinearModel, rule_weight: float) -> AreaDecision:
+    """The word model and the cue tables vote; a named precedence rule wins over them."""
     hits = {area: _cue_hits(parts, rules.AREA_CUES.get(area, ())) for area in rules.AREAS}
     scores = {area: _score(found) for area, found in hits.items()}
     tokens = [*parts[0].tokens, *parts[1].tokens]
-    feats = area_features(tokens, scores)
-    probabilities = model.probabilities(feats)
+    feats = area_features(tokens)
+    probabilities = combine(model, feats, scores, rule_weight)
     ranked = sorted(probabilities, key=lambda area: -probabilities[area])
     area = ranked[0]
-    precedence = None
+    precedence: Hit | None = None
+    named = [
+        (name, found)
+        for name, cues in rules.PRECEDENCE.items()
+        if probabilities.get(name, 0.0) >= rules.PRECEDENCE_MIN_PROBABILITY
+        and (found := _cue_hits(parts, cues, skip_negated=True))
+    ]
+    if named and area not in {name for name, _ in named}:
+        area, found = max(named, key=lambda item: probabilities[item[0]])
+        precedence = found[0]
     # 0 when tied, approaching 1 as the winner leaves the rest behind.
-    confidence = round(probabilities[ranked[0]] - probabilities[ranked[1]], 2)
+    runner_up = max(p for name, p in probabilities.items() if name != area)
+    confidence = round(max(0.0, probabilities[area] - runner_up), 2)
+    if area == "outro" and max(scores.values()) < rules.AREA_MIN_SCORE:
+        # Nothing specific recognised: "outro" by default, not by evidence.
+        confidence = 0.0
     reasons = _reasons("area", hits[area])[:2] + _word_reasons(parts, model, feats, area)
-    return AreaDecision(area, confidence, hits[area], reasons, probabilities, precedence)
+    if precedence is not None:
+        first = _reasons("area", [precedence])[0]
+        first["signal"] = f"precedência: {precedence.signal}"
+        reasons = [first, *reasons[:2]]
+    name = precedence.signal if precedence else None
+    return AreaDecision(area, confidence, hits[area], reasons, probabilities, name)
 
 
 _HARM_LABELS = {
@@ -296,6 +318,10 @@ def decide_urgency(
         urgency = "high"
     if "critical_harm:now" in feats and _LEVEL[urgency] < _LEVEL["high"]:
         urgency = "high"
+    # A case the model finds plausibly critical is not left below high: missing a live harm to
+    # liberty, life, health or home costs more than rating a normal case high.
+    if probabilities.get("critical", 0.0) >= CRITICAL_FLOOR and _LEVEL[urgency] < _LEVEL["high"]:
+        urgency = "high"
     # A concrete legal deadline within weeks is high by definition.
     if ("legal_event:soon" in feats or "legal_event:weeks" in feats) and _LEVEL[urgency] < _LEVEL[
         "high"
@@ -354,7 +380,7 @@ def classify_case(
 def triage(title: str, description: str, submitted_at: date, models: Models) -> TriageResult:
     """`classify_case` with the models given (training and cross-validation use this)."""
     parts = _parts(title, description)
-    area_decision = decide_area(parts, models.area)
+    area_decision = decide_area(parts, models.area, models.rule_weight)
     area = area_decision.area
     evidence = gather(title, description, submitted_at)
     tokens = [*parts[0].tokens, *parts[1].tokens]

@@ -31,15 +31,101 @@ DAYS_WEEKS = 30
 
 # Function words carry no topic; digits and one- or two-letter words neither.
 STOPWORDS = frozenset(
-    """
-    que com para por pra pro pelo pela pelos pelas dos das nos nas num numa uma umas uns mas
-    mais como quando onde porque pois isso isto esse essa esses essas este esta estes estas
-    aquele aquela ele ela eles elas voce voces meu minha meus minhas seu sua seus suas nosso
-    nossa dele dela deles delas ter tem tenho tinha foi fui ser sou era sao esta estou estava
-    ja ate tambem ainda entao muito muita agora aqui ali isso sobre entre sem nao sim the and
-    """.split()
+    [
+        "que",
+        "com",
+        "para",
+        "por",
+        "pra",
+        "pro",
+        "pelo",
+        "pela",
+        "pelos",
+        "pelas",
+        "dos",
+        "das",
+        "nos",
+        "nas",
+        "num",
+        "numa",
+        "uma",
+        "umas",
+        "uns",
+        "mas",
+        "mais",
+        "como",
+        "quando",
+        "onde",
+        "porque",
+        "pois",
+        "isso",
+        "isto",
+        "esse",
+        "essa",
+        "esses",
+        "essas",
+        "este",
+        "esta",
+        "estes",
+        "estas",
+        "aquele",
+        "aquela",
+        "ele",
+        "ela",
+        "eles",
+        "elas",
+        "voce",
+        "voces",
+        "meu",
+        "minha",
+        "meus",
+        "minhas",
+        "seu",
+        "sua",
+        "seus",
+        "suas",
+        "nosso",
+        "nossa",
+        "dele",
+        "dela",
+        "deles",
+        "delas",
+        "ter",
+        "tem",
+        "tenho",
+        "tinha",
+        "foi",
+        "fui",
+        "ser",
+        "sou",
+        "era",
+        "sao",
+        "esta",
+        "estou",
+        "estava",
+        "ja",
+        "ate",
+        "tambem",
+        "ainda",
+        "entao",
+        "muito",
+        "muita",
+        "agora",
+        "aqui",
+        "ali",
+        "isso",
+        "sobre",
+        "entre",
+        "sem",
+        "nao",
+        "sim",
+        "the",
+        "and",
+    ]
 )
 WORD_PREFIX = "w:"
+# Features from the words of the text (stems, title stems, stem pairs), not from named facts.
+WORD_PREFIXES = ("w:", "t:", "b:")
 
 
 def word_features(tokens: Sequence[Token], prefix: str = WORD_PREFIX) -> dict[str, float]:
@@ -72,9 +158,7 @@ def _harm_soon(harm: Harm) -> bool:
     )
 
 
-def features(
-    ev: Evidence, area: str, tokens: Sequence[Token] = ()
-) -> dict[str, float]:
+def features(ev: Evidence, area: str, tokens: Sequence[Token] = ()) -> dict[str, float]:
     """Named features of a case for urgency, each 0..1; word stems when tokens are given."""
     f: dict[str, float] = {}
     mine = [h for h in ev.harms if h.who != "other"]
@@ -128,16 +212,29 @@ def features(
     return f
 
 
-def area_features(tokens: Sequence[Token], rule_scores: Mapping[str, float]) -> dict[str, float]:
-    """Word stems of the case plus how strongly each area's cue table fired (0..1)."""
-    f = word_features(tokens)
-    ranked = sorted(rule_scores.items(), key=lambda item: -item[1])
-    for name, score in ranked:
-        if score > 0:
-            f[f"rule:{name}"] = min(score, 20.0) / 20.0
-    if ranked and ranked[0][1] > 0:
-        f[f"rule_top:{ranked[0][0]}"] = 1.0
-    return f
+def area_features(tokens: Sequence[Token]) -> dict[str, float]:
+    """Features of the area model: the word stems of the case.
+
+    The cue tables are not features: they were written by reading the training texts, so a
+    model fitted on them learns to trust them more than they deserve on new writers. They are
+    added to the model's log-probabilities with one weight instead (`Models.rule_weight`).
+    """
+    return word_features(tokens)
+
+
+def combine(
+    model: LinearModel,
+    feats: Mapping[str, float],
+    rule_scores: Mapping[str, float],
+    rule_weight: float,
+) -> dict[str, float]:
+    """Area probabilities: softmax of the model's log-probabilities plus weighted cue scores."""
+    scores = dict(zip(model.classes, model.scores(feats), strict=True))
+    combined = {name: s + rule_weight * rule_scores.get(name, 0.0) for name, s in scores.items()}
+    top = max(combined.values())
+    exps = {name: math.exp(s - top) for name, s in combined.items()}
+    total = sum(exps.values())
+    return {name: e / total for name, e in exps.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,6 +288,8 @@ def model_from_json(data: Mapping[str, object]) -> LinearModel:
 class Models:
     area: LinearModel
     urgency: LinearModel
+    # Weight of the cue-table scores of `triage_rules` added to the area model's scores.
+    rule_weight: float = 0.0
 
 
 @cache
@@ -198,7 +297,11 @@ def load_models(path: Path = WEIGHTS_PATH) -> Models:
     """The area and urgency models shipped with the code."""
     with path.open(encoding="utf-8") as handle:
         data = json.load(handle)
-    return Models(model_from_json(data["area"]), model_from_json(data["urgency"]))
+    return Models(
+        model_from_json(data["area"]),
+        model_from_json(data["urgency"]),
+        float(data["rule_weight"]),
+    )
 
 
 def load_model(path: Path = WEIGHTS_PATH) -> LinearModel:
