@@ -48,13 +48,13 @@ def macro_f1(gold: Sequence[str], predicted: Sequence[str], labels: Iterable[str
     return sum(scores) / len(scores)
 
 
-def report(
+def figures(
     gold_area: Sequence[str],
     pred_area: Sequence[str],
     gold_urgency: Sequence[str],
     pred_urgency: Sequence[str],
 ) -> dict[str, float]:
-    """The figures, as a dict, after printing them."""
+    """Area and urgency accuracy, macro-F1, critical recall/precision, critical below high."""
     n = len(gold_urgency)
     area_acc = sum(g == p for g, p in zip(gold_area, pred_area, strict=True)) / n
     urgency_acc = sum(g == p for g, p in zip(gold_urgency, pred_urgency, strict=True)) / n
@@ -66,6 +66,30 @@ def report(
     precision = tp / pred_critical if pred_critical else 1.0
     below_high = sum(g == "critical" and _LEVEL[p] < _LEVEL["high"] for g, p in pairs)
     f1 = macro_f1(gold_urgency, pred_urgency, URGENCIES)
+    return {
+        "cases": float(n),
+        "area": area_acc,
+        "urgency": urgency_acc,
+        "macro_f1": f1,
+        "critical_recall": recall,
+        "critical_precision": precision,
+        "critical_below_high": float(below_high),
+    }
+
+
+def report(
+    gold_area: Sequence[str],
+    pred_area: Sequence[str],
+    gold_urgency: Sequence[str],
+    pred_urgency: Sequence[str],
+) -> dict[str, float]:
+    """The figures, as a dict, after printing them."""
+    result = figures(gold_area, pred_area, gold_urgency, pred_urgency)
+    n = len(gold_urgency)
+    area_acc, urgency_acc, f1 = result["area"], result["urgency"], result["macro_f1"]
+    recall, precision = result["critical_recall"], result["critical_precision"]
+    below_high = int(result["critical_below_high"])
+    pairs = list(zip(gold_urgency, pred_urgency, strict=True))
     print(f"cases {n}")
     print(f"area accuracy     {area_acc:.3f}")
     print(f"urgency accuracy  {urgency_acc:.3f}")
@@ -77,14 +101,7 @@ def report(
     for g in URGENCIES:
         row = [sum(gg == g and pp == p for gg, pp in pairs) for p in URGENCIES]
         print(f"{g:>10}  " + " ".join(f"{c:>8}" for c in row))
-    return {
-        "area": area_acc,
-        "urgency": urgency_acc,
-        "macro_f1": f1,
-        "critical_recall": recall,
-        "critical_precision": precision,
-        "critical_below_high": float(below_high),
-    }
+    return result
 
 
 def main(argv: Sequence[str] | None = None) -> int:

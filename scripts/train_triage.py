@@ -1,51 +1,72 @@
-"""Train the urgency model of the triage engine on the development cases only.
+"""Train the area and urgency models of the triage engine on the development cases.
 
-    PYTHONPATH=. python scripts/train_triage.py            # cross-validate, then write weights
-    PYTHONPATH=. python scripts/train_triage.py --cv-only  # only the cross-validation figures
+    PYTHONPATH=. python scripts/train_triage.py             # cross-validate, then write weights
+    PYTHONPATH=. python scripts/train_triage.py --cv-only   # only the cross-validation figures
+    PYTHONPATH=. python scripts/train_triage.py --misses b1,b2,b3   # list errors of some groups
 
-Development data: `tests/data/triage_cases.jsonl` (the older set, group "old") and batches
-b1, b2 and b3: from `/work/triage-work/gold_dev.jsonl` (annotator labels) when that file exists,
-else from `/work/triage-work/batches/b{1,2,3}.jsonl` (writer labels). Nothing else is read.
+Development data, all in the repository: `tests/data/triage_cases.jsonl` (the older set,
+group "old") and the `split: dev` lines of `tests/data/triage_gold.jsonl` (batches b1..b5).
+Nothing else is read.
 
-The model is a multinomial logistic regression over the named features of
-`backend.domain.triage_model.features`, fitted by full-batch gradient descent with L2 (pure
-Python, deterministic: the seed below only fixes the order of the cases). The L2 strength is
-chosen by leave-one-group-out cross-validation over the four groups (old, b1, b2, b3), scoring
-the whole engine (`decide_urgency`, rules included), and the figures of the chosen setting
-are printed. The weights are then fitted on all development cases and written to
+Both models are multinomial logistic regressions (`backend.domain.triage_model`) fitted by
+stochastic gradient descent with L2 in pure Python (deterministic: the seed only fixes the
+order of the cases). Area: word stems plus cue-table scores. Urgency: the named evidence
+features plus word stems, the words regularised more strongly. The L2 strengths are chosen by
+leave-one-group-out cross-validation over the six groups (old, b1..b5), scoring the whole
+engine (`triage`, rules and bounds included). Two figures are printed for the chosen setting:
+leave-one-group-out per group and pooled, and "b4+b5": models trained on old+b1..b3 only and
+scored on b4+b5 (the batches that were once held out, a check of hand-written cues tuned by
+reading only b1..b3 errors). The weights are then fitted on all six groups and written to
 `backend/domain/triage_weights.json`. Rerunning gives the same file.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 import random
 import sys
+import time
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from backend.domain.triage import classify_area, decide_urgency
+from backend.domain import triage_rules as rules
+from backend.domain.triage import _cue_hits, _Part, _parts, _score, decide_area, decide_urgency
 from backend.domain.triage_evidence import Evidence, gather
-from backend.domain.triage_model import URGENCIES, WEIGHTS_PATH, LinearModel, features
+from backend.domain.triage_model import (
+    URGENCIES,
+    WEIGHTS_PATH,
+    WORD_PREFIXES,
+    LinearModel,
+    area_features,
+    features,
+)
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from eval_triage import report
+from eval_triage import figures, report
 
 ROOT = Path(__file__).resolve().parents[1]
 OLD_CASES = ROOT / "tests" / "data" / "triage_cases.jsonl"
-WORK = Path("/work/triage-work")
-GOLD_DEV = WORK / "gold_dev.jsonl"
-DEV_BATCHES = ("b1", "b2", "b3")
+GOLD = ROOT / "tests" / "data" / "triage_gold.jsonl"
+GROUPS = ("old", "b1", "b2", "b3", "b4", "b5")
+TUNE_GROUPS = ("old", "b1", "b2", "b3")
+CHECK_GROUPS = ("b4", "b5")
 # The older set has no submission dates; its texts only use relative ones.
 OLD_SUBMITTED = date(2026, 1, 15)
 SEED = 20260115
-L2_GRID = (0.001, 0.003, 0.01, 0.03)
-STEPS = 1500
+EPOCHS = 40
 LEARNING_RATE = 0.5
+# A word seen in fewer training cases than this gets no weight.
+MIN_WORD_CASES = 2
+AREA_L2_GRID = (0.0001, 0.001)
+RULE_WEIGHT_GRID = (0.1, 0.2, 0.3, 0.5)
+URGENCY_L2_GRID = (0.001,)
+URGENCY_WORD_L2_GRID = (0.01,)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,74 +90,96 @@ def load_dev() -> list[Case]:
         Case(r["id"], "old", r["title"], r["description"], OLD_SUBMITTED, r["area"], r["urgency"])
         for r in _read(OLD_CASES)
     ]
-    if GOLD_DEV.exists():
-        rows = [r for r in _read(GOLD_DEV) if r.get("batch") in DEV_BATCHES]
-        for r in rows:
-            cases.append(
-                Case(
-                    r["id"],
-                    r["batch"],
-                    r["title"],
-                    r["description"],
-                    date.fromisoformat(r["submitted_at"]),
-                    r["area"],
-                    r["urgency"],
-                )
+    for r in _read(GOLD):
+        if r.get("split") != "dev":
+            continue
+        cases.append(
+            Case(
+                r["id"],
+                r["batch"],
+                r["title"],
+                r["description"],
+                date.fromisoformat(r["submitted_at"]),
+                r["area"],
+                r["urgency"],
             )
-    else:
-        for batch in DEV_BATCHES:
-            for r in _read(WORK / "batches" / f"{batch}.jsonl"):
-                cases.append(
-                    Case(
-                        r["id"],
-                        batch,
-                        r["title"],
-                        r["description"],
-                        date.fromisoformat(r["submitted_at"]),
-                        r["writer_area"],
-                        r["writer_urgency"],
-                    )
-                )
+        )
     return cases
 
 
 @dataclass(frozen=True, slots=True)
 class Prepared:
     case: Case
-    area: str
+    parts: list[_Part]
     evidence: Evidence
-    features: dict[str, float]
+    area_features: dict[str, float]
+    rule_scores: dict[str, float]
 
 
 def prepare(cases: Sequence[Case]) -> list[Prepared]:
     out = []
     for case in cases:
-        area = classify_area(case.title, case.description)[0]
+        parts = _parts(case.title, case.description)
+        scores = {
+            area: _score(_cue_hits(parts, rules.AREA_CUES.get(area, ()))) for area in rules.AREAS
+        }
+        tokens = [*parts[0].tokens, *parts[1].tokens]
         ev = gather(case.title, case.description, case.submitted_at)
-        out.append(Prepared(case, area, ev, features(ev, area)))
+        out.append(Prepared(case, parts, ev, area_features(tokens), scores))
     return out
 
 
-def fit(rows: Sequence[Prepared], l2: float) -> LinearModel:
-    """Multinomial logistic regression, full-batch gradient descent; deterministic."""
-    names = sorted({name for row in rows for name in row.features})
+def _tokens(row: Prepared) -> list[object]:
+    return [*row.parts[0].tokens, *row.parts[1].tokens]
+
+
+def _is_word(name: str) -> bool:
+    return name.startswith(WORD_PREFIXES)
+
+
+def fit(
+    samples: Sequence[tuple[Mapping[str, float], str]],
+    classes: Sequence[str],
+    l2: float,
+    word_l2: float,
+) -> LinearModel:
+    """Multinomial logistic regression by SGD with (lazily applied) L2; deterministic.
+
+    Minimises mean cross-entropy + l2/2 |w|^2, with `word_l2` for word-stem features.
+    """
+    seen = Counter(name for feats, _ in samples for name in feats)
+    names = sorted(
+        name for name, count in seen.items() if not _is_word(name) or count >= MIN_WORD_CASES
+    )
     index = {name: i for i, name in enumerate(names)}
-    k = len(URGENCIES)
-    weights = [[0.0] * k for _ in names]
-    bias = [0.0] * k
+    penalty = [word_l2 if _is_word(name) else l2 for name in names]
+    k = len(classes)
     data = [
         (
-            [(index[n], v) for n, v in sorted(row.features.items())],
-            URGENCIES.index(row.case.urgency),
+            [(index[n], v) for n, v in sorted(feats.items()) if n in index],
+            classes.index(label),
         )
-        for row in rows
+        for feats, label in samples
     ]
-    random.Random(SEED).shuffle(data)
-    n = len(data)
-    for _ in range(STEPS):
-        grad_w = [[0.0] * k for _ in names]
-        grad_b = [0.0] * k
-        for feats, label in data:
+    weights = [[0.0] * k for _ in names]
+    bias = [0.0] * k
+    order = list(range(len(data)))
+    rng = random.Random(SEED)
+    for epoch in range(EPOCHS):
+        lr = LEARNING_RATE / (1.0 + 0.25 * epoch)
+        decay = [1.0 - lr * p for p in penalty]
+        last = [0] * len(names)
+        rng.shuffle(order)
+        for step, j in enumerate(order):
+            feats, label = data[j]
+            for i, _ in feats:
+                gap = step - last[i]
+                if gap:
+                    factor = decay[i] ** gap
+                    row = weights[i]
+                    for c in range(k):
+                        row[c] *= factor
+                    last[i] = step
             scores = list(bias)
             for i, v in feats:
                 row = weights[i]
@@ -145,94 +188,219 @@ def fit(rows: Sequence[Prepared], l2: float) -> LinearModel:
             top = max(scores)
             exps = [math.exp(s - top) for s in scores]
             total = sum(exps)
+            deltas = [e / total for e in exps]
+            deltas[label] -= 1.0
             for c in range(k):
-                delta = exps[c] / total - (1.0 if c == label else 0.0)
-                grad_b[c] += delta
-                for i, v in feats:
-                    grad_w[i][c] += delta * v
-        for c in range(k):
-            bias[c] -= LEARNING_RATE * grad_b[c] / n
+                bias[c] -= lr * deltas[c]
+            for i, v in feats:
+                row = weights[i]
+                for c in range(k):
+                    row[c] -= lr * deltas[c] * v
+        steps = len(order)
         for i in range(len(names)):
-            for c in range(k):
-                weights[i][c] -= LEARNING_RATE * (grad_w[i][c] / n + l2 * weights[i][c])
+            gap = steps - last[i]
+            if gap:
+                factor = decay[i] ** gap
+                row = weights[i]
+                for c in range(k):
+                    row[c] *= factor
     return LinearModel(
-        URGENCIES,
+        tuple(classes),
         {name: tuple(weights[i]) for name, i in index.items()},
         tuple(bias),
     )
 
 
-def predict(rows: Sequence[Prepared], model: LinearModel) -> list[str]:
-    return [decide_urgency(row.evidence, row.area, model).urgency for row in rows]
+@dataclass(frozen=True, slots=True)
+class Setting:
+    area_l2: float
+    rule_weight: float
+    urgency_l2: float
+    urgency_word_l2: float
 
 
-def cross_validate(rows: Sequence[Prepared], l2: float, *, show: bool) -> dict[str, float]:
-    groups = sorted({row.case.group for row in rows})
-    predicted: dict[str, str] = {}
-    for group in groups:
-        train = [row for row in rows if row.case.group != group]
-        test = [row for row in rows if row.case.group == group]
-        model = fit(train, l2)
-        for row, urgency in zip(test, predict(test, model), strict=True):
-            predicted[row.case.id] = urgency
-        if show:
-            print(f"\n--- held-out group {group} (trained on the others) ---")
-            report(
-                [r.case.area for r in test],
-                [r.area for r in test],
-                [r.case.urgency for r in test],
-                [predicted[r.case.id] for r in test],
-            )
-    if show:
-        print("\n=== leave-one-group-out, all groups pooled ===")
-    return (
-        report(
-            [r.case.area for r in rows],
-            [r.area for r in rows],
-            [r.case.urgency for r in rows],
-            [predicted[r.case.id] for r in rows],
-        )
-        if show
-        else _quiet(rows, predicted)
+def fit_area(rows: Sequence[Prepared], setting: Setting) -> LinearModel:
+    return fit(
+        [(r.area_features, r.case.area) for r in rows],
+        rules.AREAS,
+        setting.area_l2,
+        setting.area_l2,
     )
 
 
-def _quiet(rows: Sequence[Prepared], predicted: Mapping[str, str]) -> dict[str, float]:
-    hits = sum(predicted[r.case.id] == r.case.urgency for r in rows)
-    return {"urgency": hits / len(rows)}
+def fit_urgency(rows: Sequence[Prepared], setting: Setting) -> LinearModel:
+    return fit(
+        [(features(r.evidence, r.case.area, _tokens(r)), r.case.urgency) for r in rows],  # type: ignore[arg-type]
+        URGENCIES,
+        setting.urgency_l2,
+        setting.urgency_word_l2,
+    )
 
 
-def to_json(model: LinearModel, l2: float, sources: str) -> str:
+Predictions = dict[str, tuple[str, str]]
+
+
+def predict(
+    rows: Sequence[Prepared], area: LinearModel, urgency: LinearModel, rule_weight: float
+) -> Predictions:
+    out: Predictions = {}
+    for row in rows:
+        chosen = decide_area(row.parts, area, rule_weight).area
+        level = decide_urgency(row.evidence, chosen, urgency, _tokens(row)).urgency  # type: ignore[arg-type]
+        out[row.case.id] = (chosen, level)
+    return out
+
+
+def held_out(
+    train: Sequence[Prepared],
+    test: Sequence[Prepared],
+    setting: Setting,
+    cache: dict[object, LinearModel],
+) -> Predictions:
+    key = tuple(sorted({r.case.group for r in train}))
+    area_key = (key, "area", setting.area_l2)
+    urgency_key = (key, "urgency", setting.urgency_l2, setting.urgency_word_l2)
+    if area_key not in cache:
+        cache[area_key] = fit_area(train, setting)
+    if urgency_key not in cache:
+        cache[urgency_key] = fit_urgency(train, setting)
+    return predict(test, cache[area_key], cache[urgency_key], setting.rule_weight)
+
+
+def lobo(
+    rows: Sequence[Prepared], setting: Setting, cache: dict[object, LinearModel]
+) -> Predictions:
+    predicted: Predictions = {}
+    for group in GROUPS:
+        train = [r for r in rows if r.case.group != group]
+        test = [r for r in rows if r.case.group == group]
+        predicted.update(held_out(train, test, setting, cache))
+    return predicted
+
+
+def check(
+    rows: Sequence[Prepared], setting: Setting, cache: dict[object, LinearModel]
+) -> Predictions:
+    train = [r for r in rows if r.case.group in TUNE_GROUPS]
+    test = [r for r in rows if r.case.group in CHECK_GROUPS]
+    return held_out(train, test, setting, cache)
+
+
+def score(
+    rows: Sequence[Prepared], predicted: Predictions, *, show: bool = False
+) -> dict[str, float]:
+    chosen = [r for r in rows if r.case.id in predicted]
+    args = (
+        [r.case.area for r in chosen],
+        [predicted[r.case.id][0] for r in chosen],
+        [r.case.urgency for r in chosen],
+        [predicted[r.case.id][1] for r in chosen],
+    )
+    return report(*args) if show else figures(*args)
+
+
+def _objective(fig: Mapping[str, float]) -> float:
+    # Accuracy of both fields, and a critical case below high costs like five errors.
+    return fig["area"] + fig["urgency"] - 5 * fig["critical_below_high"] / fig["cases"]
+
+
+def misses(rows: Sequence[Prepared], predicted: Predictions, groups: Sequence[str]) -> None:
+    for row in rows:
+        if row.case.group not in groups or row.case.id not in predicted:
+            continue
+        area, level = predicted[row.case.id]
+        if (area, level) != (row.case.area, row.case.urgency):
+            print(
+                f"{row.case.id}: want {row.case.area}/{row.case.urgency} got {area}/{level}"
+                f" | {row.case.title} | {row.case.description}"
+            )
+
+
+def _round(row: Sequence[float]) -> list[float]:
+    return [round(w, 4) for w in row]
+
+
+def to_json(area: LinearModel, urgency: LinearModel, setting: Setting, sources: str) -> str:
+    """Both models and the weight of the cue tables, compact JSON."""
+
+    def model(m: LinearModel) -> dict[str, object]:
+        kept = {n: r for n, r in m.weights.items() if max(abs(w) for w in r) >= 5e-4}
+        return {
+            "classes": list(m.classes),
+            "bias": _round(m.bias),
+            "weights": {name: _round(row) for name, row in sorted(kept.items())},
+        }
+
     data = {
-        "about": "Urgency model of the triage engine; written by scripts/train_triage.py.",
+        "about": "Area and urgency models of triage; written by scripts/train_triage.py.",
         "trained_on": sources,
-        "l2": l2,
-        "classes": list(model.classes),
-        "bias": [round(b, 6) for b in model.bias],
-        "weights": {
-            name: [round(w, 6) for w in row] for name, row in sorted(model.weights.items())
+        "setting": {
+            "area_l2": setting.area_l2,
+            "rule_weight": setting.rule_weight,
+            "urgency_l2": setting.urgency_l2,
+            "urgency_word_l2": setting.urgency_word_l2,
+            "epochs": EPOCHS,
+            "learning_rate": LEARNING_RATE,
+            "min_word_cases": MIN_WORD_CASES,
         },
+        "rule_weight": setting.rule_weight,
+        "area": model(area),
+        "urgency": model(urgency),
     }
-    return json.dumps(data, ensure_ascii=False, indent=1) + "\n"
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--cv-only", action="store_true")
+    parser.add_argument("--misses", default="", help="groups whose LOBO errors to list")
+    parser.add_argument("--fixed", action="store_true", help="skip the grid; first setting")
     args = parser.parse_args(argv)
+    started = time.perf_counter()
     cases = load_dev()
-    sources = "gold_dev.jsonl" if GOLD_DEV.exists() else "writer labels of b1-b3"
-    print(f"{len(cases)} development cases ({sources} + older set)")
+    print(
+        f"{len(cases)} development cases: "
+        + ", ".join(f"{g} {n}" for g, n in Counter(c.group for c in cases).items())
+    )
     rows = prepare(cases)
-    scores = {l2: cross_validate(rows, l2, show=False)["urgency"] for l2 in L2_GRID}
-    for l2, score in scores.items():
-        print(f"l2={l2:<6} leave-one-group-out urgency accuracy {score:.3f}")
-    best = max(L2_GRID, key=lambda l2: (round(scores[l2], 3), l2))
-    print(f"chosen l2={best}")
-    cross_validate(rows, best, show=True)
+    cache: dict[object, LinearModel] = {}
+    grid = [
+        Setting(a, b, u, w)
+        for a, b, u, w in itertools.product(
+            AREA_L2_GRID, RULE_WEIGHT_GRID, URGENCY_L2_GRID, URGENCY_WORD_L2_GRID
+        )
+    ]
+    if args.fixed:
+        grid = grid[:1]
+    results = {}
+    for setting in grid:
+        results[setting] = score(rows, lobo(rows, setting, cache))
+        fig = results[setting]
+        print(
+            f"{setting}: LOBO area {fig['area']:.3f} urgency {fig['urgency']:.3f}"
+            f" crit<high {int(fig['critical_below_high'])}"
+        )
+    best = max(grid, key=lambda s: _objective(results[s]))
+    print(f"chosen {best}")
+    predicted = lobo(rows, best, cache)
+    for group in GROUPS:
+        print(f"\n--- held-out group {group} (trained on the other five) ---")
+        score([r for r in rows if r.case.group == group], predicted, show=True)
+    print("\n=== leave-one-group-out, six groups pooled ===")
+    score(rows, predicted, show=True)
+    print("\n=== b4+b5, trained on old+b1..b3 only ===")
+    score(rows, check(rows, best, cache), show=True)
+    if args.misses:
+        print()
+        misses(rows, predicted, args.misses.split(","))
     if not args.cv_only:
-        WEIGHTS_PATH.write_text(to_json(fit(rows, best), best, sources), encoding="utf-8")
-        print(f"\nwrote {WEIGHTS_PATH.relative_to(ROOT)}")
+        area = fit_area(rows, best)
+        urgency = fit_urgency(rows, best)
+        sources = "triage_cases.jsonl (old) + triage_gold.jsonl split dev (b1..b5)"
+        WEIGHTS_PATH.write_text(to_json(area, urgency, best, sources), encoding="utf-8")
+        size = WEIGHTS_PATH.stat().st_size
+        print(f"\nwrote {WEIGHTS_PATH.relative_to(ROOT)} ({size / 1024:.0f} KiB)")
+    print(f"{time.perf_counter() - started:.0f} s")
     return 0
 
 

@@ -1,10 +1,13 @@
 """Deterministic, explainable triage of a case: legal area, urgency, complexity and why.
 
-The area comes from the weighted cue tables in `triage_rules`. Urgency comes from evidence read
-against the submission date (`triage_evidence`: harms with their state, dated events, cue
-groups), ranked by the small linear model of `triage_model` and bounded by the written
-definitions. Every reason quotes the client's own text: the cues for the area, the time horizon
-found, the harms at stake and their state, and the model features that weighed most.
+The area comes from a linear model over the words of the case and the scores of the weighted
+cue tables in `triage_rules`; the named precedence rules of the written definitions (health
+plan, SUS and the State, rent and eviction, inheritance and domestic violence) win over it.
+Urgency comes from evidence read against the submission date (`triage_evidence`: harms with
+their state, dated events, cue groups) and the words used, ranked by the linear model of
+`triage_model` and bounded by the written definitions. Every reason quotes the client's own
+text: the cues and words that decided the area, the time horizon found, the harms at stake and
+their state, and the model features that weighed most.
 """
 
 from __future__ import annotations
@@ -16,9 +19,17 @@ from datetime import date
 from backend.domain import triage_rules as rules
 from backend.domain.entities import extract_entities
 from backend.domain.summary import summarise
-from backend.domain.text import Token, find_phrase, quote_around, tokenize
+from backend.domain.text import PhraseMatch, Token, find_phrase, quote_around, tokenize
 from backend.domain.triage_evidence import CRITICAL_KINDS, Evidence, Harm, gather
-from backend.domain.triage_model import LinearModel, features, load_model
+from backend.domain.triage_model import (
+    WORD_PREFIX,
+    LinearModel,
+    Models,
+    area_features,
+    combine,
+    features,
+    load_models,
+)
 
 JsonValue = str | int | float | bool | None | list["JsonValue"] | dict[str, "JsonValue"]
 
@@ -26,6 +37,8 @@ _PRIORITY_BY_URGENCY = {"low": "LOW", "normal": "NORMAL", "high": "HIGH", "criti
 _MAX_REASONS_PER_FIELD = 4
 # Below this confidence a runner-up area is close enough that the case spans two areas.
 MIXED_AREAS_CONFIDENCE = 0.3
+# From this probability of critical a case is rated at least high (chosen by cross-validation).
+CRITICAL_FLOOR = 0.1
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,19 +130,83 @@ def _parts(title: str, description: str) -> list[_Part]:
 
 def classify_area(title: str, description: str) -> tuple[str, list[Hit], float]:
     """The area of a case, the cues that decided it and a confidence."""
-    return _choose_area(_parts(title, description))
+    models = load_models()
+    decision = decide_area(_parts(title, description), models.area, models.rule_weight)
+    return decision.area, decision.hits, decision.confidence
 
 
-def _choose_area(parts: Sequence[_Part]) -> tuple[str, list[Hit], float]:
-    """Best-scoring area, its hits, and a confidence from the margin over the runner-up."""
+@dataclass(frozen=True, slots=True)
+class AreaDecision:
+    area: str
+    confidence: float
+    hits: list[Hit]
+    reasons: list[dict[str, JsonValue]]
+    probabilities: dict[str, float]
+    precedence: str | None = None
+
+
+def _word_reasons(
+    parts: Sequence[_Part], model: LinearModel, feats: dict[str, float], area: str
+) -> list[dict[str, JsonValue]]:
+    """The words of the text that pushed the model most towards `area`, quoted."""
+    reasons: list[dict[str, JsonValue]] = []
+    for name, weight in model.contributions(feats, area):
+        if weight <= 0 or len(reasons) >= 2:
+            break
+        if not name.startswith(WORD_PREFIX):
+            continue
+        stem = name[len(WORD_PREFIX) :]
+        for part in parts:
+            index = next((i for i, t in enumerate(part.tokens) if t.stem == stem), None)
+            if index is None:
+                continue
+            token = part.tokens[index]
+            match = PhraseMatch(index, index, token.start, token.end, negated=False)
+            reasons.append(
+                {
+                    "field": "area",
+                    "signal": f"palavra: {token.text}",
+                    "quote": quote_around(part.text, part.tokens, match),
+                    "source": part.name,
+                    "weight": round(weight, 2),
+                }
+            )
+            break
+    return reasons
+
+
+def decide_area(parts: Sequence[_Part], model: LinearModel, rule_weight: float) -> AreaDecision:
+    """The word model and the cue tables vote; a named precedence rule wins over them."""
     hits = {area: _cue_hits(parts, rules.AREA_CUES.get(area, ())) for area in rules.AREAS}
-    ranked = sorted(rules.AREAS, key=lambda area: (-_score(hits[area]), rules.AREAS.index(area)))
-    top, runner_up = _score(hits[ranked[0]]), _score(hits[ranked[1]])
-    if top < rules.AREA_MIN_SCORE:
-        return "outro", hits["outro"], 0.0
+    scores = {area: _score(found) for area, found in hits.items()}
+    tokens = [*parts[0].tokens, *parts[1].tokens]
+    feats = area_features(tokens)
+    probabilities = combine(model, feats, scores, rule_weight)
+    ranked = sorted(probabilities, key=lambda area: -probabilities[area])
+    area = ranked[0]
+    precedence: Hit | None = None
+    named = [
+        (name, found)
+        for name, cues in rules.PRECEDENCE.items()
+        if probabilities.get(name, 0.0) >= rules.PRECEDENCE_MIN_PROBABILITY
+        and (found := _cue_hits(parts, cues, skip_negated=True))
+    ]
+    if named and area not in {name for name, _ in named}:
+        area, found = max(named, key=lambda item: probabilities[item[0]])
+        precedence = found[0]
     # 0 when tied, approaching 1 as the winner leaves the rest behind.
-    confidence = round((top - runner_up) / (top + 1.0), 2)
-    return ranked[0], hits[ranked[0]], confidence
+    runner_up = max(p for name, p in probabilities.items() if name != area)
+    confidence = round(max(0.0, probabilities[area] - runner_up), 2)
+    if area == "outro" and max(scores.values()) < rules.AREA_MIN_SCORE:
+        # Nothing specific recognised: "outro" by default, not by evidence.
+        confidence = 0.0
+    reasons = _reasons("area", hits[area])[:2] + _word_reasons(parts, model, feats, area)
+    if precedence is not None:
+        first = _reasons("area", [precedence])[0]
+        first["signal"] = f"precedência: {precedence.signal}"
+        reasons = [first, *reasons[:2]]
+    name = precedence.signal if precedence else None
+    return AreaDecision(area, confidence, hits[area], reasons, probabilities, name)
 
 
 _HARM_LABELS = {
@@ -222,13 +299,15 @@ def _evidence_reasons(ev: Evidence) -> list[dict[str, JsonValue]]:
     return reasons
 
 
-def decide_urgency(ev: Evidence, area: str, model: LinearModel) -> UrgencyDecision:
+def decide_urgency(
+    ev: Evidence, area: str, model: LinearModel, tokens: Sequence[Token] = ()
+) -> UrgencyDecision:
     """Urgency from the evidence: the model ranks, the written definitions bound it.
 
     Critical needs liberty, life, health, home or a child at stake now or within days; such a
     harm never leaves a case below high.
     """
-    feats = features(ev, area)
+    feats = features(ev, area, tokens)
     probabilities = model.probabilities(feats)
     urgency = max(rules.URGENCIES, key=lambda level: probabilities.get(level, 0.0))
     critical_live = any(
@@ -238,6 +317,10 @@ def decide_urgency(ev: Evidence, area: str, model: LinearModel) -> UrgencyDecisi
     if urgency == "critical" and not critical_live:
         urgency = "high"
     if "critical_harm:now" in feats and _LEVEL[urgency] < _LEVEL["high"]:
+        urgency = "high"
+    # A case the model finds plausibly critical is not left below high: missing a live harm to
+    # liberty, life, health or home costs more than rating a normal case high.
+    if probabilities.get("critical", 0.0) >= CRITICAL_FLOOR and _LEVEL[urgency] < _LEVEL["high"]:
         urgency = "high"
     # A concrete legal deadline within weeks is high by definition.
     if ("legal_event:soon" in feats or "legal_event:weeks" in feats) and _LEVEL[urgency] < _LEVEL[
@@ -291,24 +374,31 @@ def classify_case(
 
     `submitted_at` (default: today) is the day explicit and relative dates are read against.
     """
+    return triage(title, description, submitted_at or date.today(), load_models())
+
+
+def triage(title: str, description: str, submitted_at: date, models: Models) -> TriageResult:
+    """`classify_case` with the models given (training and cross-validation use this)."""
     parts = _parts(title, description)
-    area, area_hits, confidence = _choose_area(parts)
-    evidence = gather(title, description, submitted_at or date.today())
-    decision = decide_urgency(evidence, area, load_model())
+    area_decision = decide_area(parts, models.area, models.rule_weight)
+    area = area_decision.area
+    evidence = gather(title, description, submitted_at)
+    tokens = [*parts[0].tokens, *parts[1].tokens]
+    decision = decide_urgency(evidence, area, models.urgency, tokens)
     urgency = decision.urgency
     entities = [entity.to_dict() for entity in extract_entities(f"{title}\n{description}")]
     complexity = _complexity(
-        word_count=len(parts[0].tokens) + len(parts[1].tokens),
+        word_count=len(tokens),
         urgency=urgency,
         entity_count=len(entities),
-        mixed_areas=area != "outro" and confidence < MIXED_AREAS_CONFIDENCE,
+        mixed_areas=area != "outro" and area_decision.confidence < MIXED_AREAS_CONFIDENCE,
     )
     return TriageResult(
         area=area,
         urgency=urgency,
         complexity=complexity,
-        confidence=confidence,
+        confidence=area_decision.confidence,
         summary=summarise(description) or summarise(title),
-        reasons=_reasons("area", area_hits) + decision.reasons,
+        reasons=area_decision.reasons + decision.reasons,
         entities=entities,
     )

@@ -59,6 +59,13 @@ HARM_CUES: dict[str, re.Pattern[str]] = {
         r"penitenciaria",
         r"vao me levar",
         r"se apresentar",
+        # General terms of the criminal process and of juvenile detention.
+        r"apreendid[oa]s?",
+        r"internacao provisoria",
+        r"socioeducativ\w+",
+        r"conduzid[oa]s? (?:a|para|pra) delegacia",
+        r"recolhid[oa]s?",
+        r"foragid[oa]s?",
     ),
     "life": _rx(
         r"agred\w+",
@@ -96,6 +103,14 @@ HARM_CUES: dict[str, re.Pattern[str]] = {
         r"sequestr\w+",
         r"trancou (?:ela|me|a gente)",
         r"quebrou o vidro",
+        # General terms of physical violence and self-harm.
+        r"socos?",
+        r"chut(?:ou|ando|es)",
+        r"enforc\w+",
+        r"estrangul\w+",
+        r"carcere privado",
+        r"se matar",
+        r"suicid\w+",
     ),
     "health": _rx(
         r"cirurgias?",
@@ -136,6 +151,15 @@ HARM_CUES: dict[str, re.Pattern[str]] = {
         r"tratamento",
         r"estoque (?:\w+ )?(?:acaba|dura|termina)",
         r"surtos?",
+        # General terms of acute care.
+        r"emergencia",
+        r"pronto socorro",
+        r"avc",
+        r"convuls\w+",
+        r"leitos?",
+        r"respirador",
+        r"intubad[oa]",
+        r"entubad[oa]",
     ),
     "home": _rx(
         r"despejo",
@@ -154,6 +178,13 @@ HARM_CUES: dict[str, re.Pattern[str]] = {
         r"morar na rua",
         r"na rua com",
         r"imissao na posse",
+        # General terms of losing one's home.
+        r"ordem de despejo",
+        r"mandado de (?:despejo|desocupacao|reintegracao)",
+        r"demoli\w+",
+        r"derrubar a casa",
+        r"(?:jogar|botar|colocar|por) (?:\w+ )?na rua",
+        r"(?:expuls\w+|botou \w+ pra fora|tirou \w+) de casa",
     ),
     "child": _rx(
         r"nao (?:devolve|devolveu|trouxe)",
@@ -168,6 +199,12 @@ HARM_CUES: dict[str, re.Pattern[str]] = {
         r"embarcar\w* com a crianca",
         r"levar (?:ele|ela|o menino|a menina|meu filho|minha filha|os menino\w*) (?:pra|para) "
         r"(?:morar|outro estado|outro pais|fora)",
+        # General terms of a child taken away.
+        r"conselho tutelar (?:levou|tirou|recolheu)",
+        r"acolhimento institucional",
+        r"(?:levaram|tomaram|tiraram) (?:o |a )?(?:meu|minha|meus|minhas) "
+        r"(?:filh\w+|net\w+|bebe|crianca\w*)",
+        r"fugiu com (?:o|a|meu|minha) (?:filh\w+|crianca|bebe|net\w+)",
     ),
     "income": _rx(
         r"sem renda",

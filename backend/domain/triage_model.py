@@ -1,21 +1,24 @@
-"""A small linear model over the triage evidence, in pure Python.
+"""Two small linear models of the triage engine (area and urgency), in pure Python.
 
-Features are named facts about a case (a harm to health happening now, a legal term within 30
-days, a planning question, ...), read from `triage_evidence.Evidence`. The weights are trained
-offline by `scripts/train_triage.py` on the development cases and stored in
+Urgency features are named facts about a case (a harm to health happening now, a legal term
+within 30 days, a planning question, ...), read from `triage_evidence.Evidence`, plus the
+stems of the words used (weighed down by a strong regularisation). Area features are the
+stems of the words used plus the scores of the area cue tables of `triage_rules`. The weights
+are trained offline by `scripts/train_triage.py` on the development cases and stored in
 `triage_weights.json` next to this file; here they are only loaded and applied (softmax over
-the four urgency levels), so every decision can be traced to the features that pushed it.
+the classes), so every decision can be traced to the features that pushed it.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from backend.domain.text import Token
 from backend.domain.triage_evidence import CRITICAL_KINDS, Evidence, Harm
 
 WEIGHTS_PATH = Path(__file__).with_name("triage_weights.json")
@@ -24,6 +27,118 @@ URGENCIES = ("low", "normal", "high", "critical")
 # Horizons (days ahead) that the definitions draw lines at: hours or days, weeks, months.
 DAYS_SOON = 7
 DAYS_WEEKS = 30
+
+
+# Function words carry no topic; digits and one- or two-letter words neither.
+STOPWORDS = frozenset(
+    [
+        "que",
+        "com",
+        "para",
+        "por",
+        "pra",
+        "pro",
+        "pelo",
+        "pela",
+        "pelos",
+        "pelas",
+        "dos",
+        "das",
+        "nos",
+        "nas",
+        "num",
+        "numa",
+        "uma",
+        "umas",
+        "uns",
+        "mas",
+        "mais",
+        "como",
+        "quando",
+        "onde",
+        "porque",
+        "pois",
+        "isso",
+        "isto",
+        "esse",
+        "essa",
+        "esses",
+        "essas",
+        "este",
+        "esta",
+        "estes",
+        "estas",
+        "aquele",
+        "aquela",
+        "ele",
+        "ela",
+        "eles",
+        "elas",
+        "voce",
+        "voces",
+        "meu",
+        "minha",
+        "meus",
+        "minhas",
+        "seu",
+        "sua",
+        "seus",
+        "suas",
+        "nosso",
+        "nossa",
+        "dele",
+        "dela",
+        "deles",
+        "delas",
+        "ter",
+        "tem",
+        "tenho",
+        "tinha",
+        "foi",
+        "fui",
+        "ser",
+        "sou",
+        "era",
+        "sao",
+        "esta",
+        "estou",
+        "estava",
+        "ja",
+        "ate",
+        "tambem",
+        "ainda",
+        "entao",
+        "muito",
+        "muita",
+        "agora",
+        "aqui",
+        "ali",
+        "isso",
+        "sobre",
+        "entre",
+        "sem",
+        "nao",
+        "sim",
+        "the",
+        "and",
+    ]
+)
+WORD_PREFIX = "w:"
+# Features from the words of the text (stems, title stems, stem pairs), not from named facts.
+WORD_PREFIXES = ("w:", "t:", "b:")
+
+
+def word_features(tokens: Sequence[Token], prefix: str = WORD_PREFIX) -> dict[str, float]:
+    """The distinct stems of a text, L2-normalised so that long texts weigh no more."""
+    stems = {
+        t.stem
+        for t in tokens
+        if len(t.norm) >= 3 and not t.norm.isdigit() and t.norm not in STOPWORDS
+    }
+    if not stems:
+        return {}
+    value = 1.0 / math.sqrt(len(stems))
+    return {prefix + s: value for s in sorted(stems)}
 
 
 def _bucket(days: int | None) -> str | None:
@@ -43,8 +158,8 @@ def _harm_soon(harm: Harm) -> bool:
     )
 
 
-def features(ev: Evidence, area: str) -> dict[str, float]:
-    """Named features of a case, each 0..1."""
+def features(ev: Evidence, area: str, tokens: Sequence[Token] = ()) -> dict[str, float]:
+    """Named features of a case for urgency, each 0..1; word stems when tokens are given."""
     f: dict[str, float] = {}
     mine = [h for h in ev.harms if h.who != "other"]
     for kind in (*CRITICAL_KINDS, "income", "service"):
@@ -92,7 +207,34 @@ def features(ev: Evidence, area: str) -> dict[str, float]:
         f["style:short"] = 1.0
     if area == "outro":
         f["area:outro"] = 1.0
+    f[f"area={area}"] = 1.0
+    f.update(word_features(tokens))
     return f
+
+
+def area_features(tokens: Sequence[Token]) -> dict[str, float]:
+    """Features of the area model: the word stems of the case.
+
+    The cue tables are not features: they were written by reading the training texts, so a
+    model fitted on them learns to trust them more than they deserve on new writers. They are
+    added to the model's log-probabilities with one weight instead (`Models.rule_weight`).
+    """
+    return word_features(tokens)
+
+
+def combine(
+    model: LinearModel,
+    feats: Mapping[str, float],
+    rule_scores: Mapping[str, float],
+    rule_weight: float,
+) -> dict[str, float]:
+    """Area probabilities: softmax of the model's log-probabilities plus weighted cue scores."""
+    scores = dict(zip(model.classes, model.scores(feats), strict=True))
+    combined = {name: s + rule_weight * rule_scores.get(name, 0.0) for name, s in scores.items()}
+    top = max(combined.values())
+    exps = {name: math.exp(s - top) for name, s in combined.items()}
+    total = sum(exps.values())
+    return {name: e / total for name, e in exps.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +275,7 @@ class LinearModel:
 
 
 def model_from_json(data: Mapping[str, object]) -> LinearModel:
+    """A model from its JSON form (classes, bias, weights by feature name)."""
     classes = tuple(str(c) for c in data["classes"])  # type: ignore[attr-defined]
     raw = data["weights"]
     assert isinstance(raw, dict)
@@ -141,8 +284,26 @@ def model_from_json(data: Mapping[str, object]) -> LinearModel:
     return LinearModel(classes, weights, bias)
 
 
+@dataclass(frozen=True, slots=True)
+class Models:
+    area: LinearModel
+    urgency: LinearModel
+    # Weight of the cue-table scores of `triage_rules` added to the area model's scores.
+    rule_weight: float = 0.0
+
+
 @cache
+def load_models(path: Path = WEIGHTS_PATH) -> Models:
+    """The area and urgency models shipped with the code."""
+    with path.open(encoding="utf-8") as handle:
+        data = json.load(handle)
+    return Models(
+        model_from_json(data["area"]),
+        model_from_json(data["urgency"]),
+        float(data["rule_weight"]),
+    )
+
+
 def load_model(path: Path = WEIGHTS_PATH) -> LinearModel:
     """The urgency model shipped with the code."""
-    with path.open(encoding="utf-8") as handle:
-        return model_from_json(json.load(handle))
+    return load_models(path).urgency

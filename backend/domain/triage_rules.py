@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from backend.domain.text import compile_phrase
 
-ENGINE = "rules-v2"
+ENGINE = "rules-v3"
 
 AREAS = (
     "trabalhista",
@@ -202,3 +202,65 @@ AREA_CUES: dict[str, tuple[Cue, ...]] = {
         *_cues(3, "=festa", "horário", "=endereço", "agradec*", "=senha", "portugal", "itália"),
     ),
 }
+
+# The named precedence rules of the definitions: a health plan is consumidor; SUS, the State,
+# public servants and exams are administrativo; rent, eviction, property purchase and usucapião
+# are imobiliario; inheritance and domestic violence are familia. One of these phrases (not
+# negated) makes its area win over the model, provided the model gives that area at least
+# PRECEDENCE_MIN_PROBABILITY (a passing mention of rent in a benefit case does not count).
+PRECEDENCE: dict[str, tuple[Cue, ...]] = {
+    "consumidor": _cues(
+        1,
+        "plano de saúde",
+        "operadora de plano",
+        "operadora do plano",
+        "convênio médico",
+        "hospital do plano",
+        "plano negou",
+        "=unimed",
+        "=hapvida",
+        "=amil",
+        signal="plano de saúde",
+    ),
+    "administrativo": _cues(
+        1,
+        "=sus",
+        "servidor público",
+        "servidora pública",
+        "concurso público",
+        "concurso",
+        "concursado",
+        "concursada",
+        "secretaria de saúde",
+        "posto de saúde",
+        "=upa",
+        signal="SUS, Estado, servidor ou concurso",
+    ),
+    "imobiliario": _cues(
+        1,
+        "=despejo",
+        "ação de despejo",
+        "usucapião",
+        "inquilino",
+        "inquilina",
+        "locação",
+        "contrato de aluguel",
+        "compra e venda",
+        signal="aluguel, despejo, compra de imóvel ou usucapião",
+    ),
+    "familia": _cues(
+        1,
+        "herança",
+        "inventário",
+        "testamento",
+        "herdeiros",
+        "maria da penha",
+        "medida protetiva",
+        "medidas protetivas",
+        "violência doméstica",
+        "delegacia da mulher",
+        "=deam",
+        signal="herança ou violência doméstica",
+    ),
+}
+PRECEDENCE_MIN_PROBABILITY = 0.1
