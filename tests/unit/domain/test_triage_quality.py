@@ -1,87 +1,94 @@
-"""Accuracy of rule-based triage on the labelled cases in tests/data/triage_cases.jsonl.
+"""Triage quality on cases nobody tuned for: the held-out batches of tests/data/triage_gold.jsonl.
 
-Rules were tuned on the "tune" split only; "holdout" shows how they generalise.
+Batches are held out whole (written by other people than the development batches, labelled by
+two independent annotators); the engine and its model were built on the development split
+only. The figures and their history are in tests/data/triage/EVALUATION.md. Run with `-s` to
+print them.
 """
+
+from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 
+import pytest
+
 from backend.domain.triage import classify_case
+from tests.support.triage_eval import URGENCIES, Scores, load_gold, score
 
-CASES_PATH = Path(__file__).resolve().parents[2] / "data" / "triage_cases.jsonl"
-MIN_AREA_ACCURACY = 0.85
-MIN_URGENCY_ACCURACY = 0.80
-
-
-def _load_cases() -> list[dict[str, str]]:
-    with CASES_PATH.open(encoding="utf-8") as lines:
-        return [json.loads(line) for line in lines if line.strip()]
+OLDER_CASES = Path(__file__).resolve().parents[2] / "data" / "triage_cases.jsonl"
+AREAS = {
+    "trabalhista", "consumidor", "familia", "previdenciario", "criminal", "civil",
+    "tributario", "empresarial", "imobiliario", "administrativo", "outro",
+}  # fmt: skip
 
 
-Predictions = dict[str, dict[str, str]]
+def _rules(case: dict[str, str]) -> tuple[str, str]:
+    submitted = case.get("submitted_at")
+    result = classify_case(
+        case["title"],
+        case["description"],
+        submitted_at=date.fromisoformat(submitted) if submitted else None,
+    )
+    return result.area, result.urgency
 
 
-def _accuracy(cases: list[dict[str, str]], predicted: Predictions, key: str) -> float:
-    return sum(predicted[case["id"]][key] == case[key] for case in cases) / len(cases)
+def test_gold_set_is_well_formed() -> None:
+    dev, held_out = load_gold("dev"), load_gold("heldout")
+    assert len(dev) + len(held_out) >= 400
+    assert len({case["id"] for case in dev + held_out}) == len(dev) + len(held_out)
+    for case in dev + held_out:
+        assert case["area"] in AREAS and case["urgency"] in URGENCIES
+        assert case["annotator_a"] and case["annotator_b"]
+        date.fromisoformat(case["submitted_at"])
+    # Whole batches, never split between dev and held-out.
+    assert not {c["batch"] for c in dev} & {c["batch"] for c in held_out}
 
 
-def _predict(cases: list[dict[str, str]]) -> Predictions:
-    predicted: Predictions = {}
-    for case in cases:
-        result = classify_case(case["title"], case["description"])
-        predicted[case["id"]] = {"area": result.area, "urgency": result.urgency}
-    return predicted
+# What rules-v3 reached on the held-out batches b6 + b7 (tests/data/triage/EVALUATION.md): a
+# change that loses ground there fails here, whatever it gains on the development data.
+HELD_OUT_FLOOR = {
+    "area": 0.93,
+    "urgency": 0.79,
+    "critical_recall": 0.89,
+    "critical_precision": 0.87,
+}
+HELD_OUT_MAX_CRITICAL_BELOW_HIGH = 3
 
 
-def test_dataset_is_well_formed() -> None:
-    cases = _load_cases()
-    assert len(cases) >= 100
-    assert len({case["id"] for case in cases}) == len(cases)
-    assert {case["area"] for case in cases} == {
-        "trabalhista",
-        "consumidor",
-        "familia",
-        "previdenciario",
-        "criminal",
-        "civil",
-        "tributario",
-        "empresarial",
-        "imobiliario",
-        "administrativo",
-        "outro",
-    }
-    assert {case["urgency"] for case in cases} == {"low", "normal", "high", "critical"}
-    assert [case["split"] for case in cases] == [
-        "holdout" if index % 4 == 3 else "tune" for index in range(len(cases))
-    ]
+def test_rules_engine_holds_its_ground_on_held_out_batches(
+    record_property: Callable[[str, object], None],
+) -> None:
+    scores = score(load_gold("heldout"), _rules)
+    _record(record_property, "heldout", scores)
+    print("\nheld-out batches\n" + scores.table())
+    for field, floor in HELD_OUT_FLOOR.items():
+        assert getattr(scores, field) >= floor, (field, getattr(scores, field), floor)
+    assert scores.critical_below_high <= HELD_OUT_MAX_CRITICAL_BELOW_HIGH
 
 
-def test_triage_accuracy(record_property: Callable[[str, object], None]) -> None:
-    cases = _load_cases()
-    predicted = _predict(cases)
-    splits = {
-        "tune": [case for case in cases if case["split"] == "tune"],
-        "holdout": [case for case in cases if case["split"] == "holdout"],
-        "all": cases,
-    }
-    rows = {
-        name: (len(items), *(_accuracy(items, predicted, key) for key in ("area", "urgency")))
-        for name, items in splits.items()
-    }
-    table = ["split      n   area  urgency"]
-    for name, (count, area, urgency) in rows.items():
-        table.append(f"{name:<8} {count:>4}  {area:.3f}  {urgency:.3f}")
-        record_property(f"{name}_area_accuracy", round(area, 3))
-        record_property(f"{name}_urgency_accuracy", round(urgency, 3))
-    misses = [
-        f"  {case['id']} [{case['split']}] want {case['area']}/{case['urgency']}"
-        f" got {predicted[case['id']]['area']}/{predicted[case['id']]['urgency']}"
-        for case in cases
-        if (predicted[case["id"]]["area"], predicted[case["id"]]["urgency"])
-        != (case["area"], case["urgency"])
-    ]
-    print("\n" + "\n".join([*table, "misses:", *misses]))
-    _, area_all, urgency_all = rows["all"]
-    assert area_all >= MIN_AREA_ACCURACY
-    assert urgency_all >= MIN_URGENCY_ACCURACY
+@pytest.mark.xfail(
+    strict=True,
+    reason="rules-v3 does not reach the targets yet (EVALUATION.md); strict: when it does, "
+    "this passes, fails the run, and the marker must go",
+)
+def test_rules_engine_meets_the_targets_on_held_out_batches() -> None:
+    scores = score(load_gold("heldout"), _rules)
+    assert not scores.misses_targets(), scores.misses_targets()
+
+
+def test_rules_engine_on_development_data(record_property: Callable[[str, object], None]) -> None:
+    """Reported only: the engine was built on these (in-sample figures)."""
+    with OLDER_CASES.open(encoding="utf-8") as lines:
+        older = [json.loads(line) for line in lines if line.strip()]
+    scores = score(load_gold("dev") + older, _rules)
+    _record(record_property, "dev", scores)
+    print("\ndevelopment data (in-sample)\n" + scores.table())
+    assert scores.n >= 500
+
+
+def _record(record_property: Callable[[str, object], None], name: str, scores: Scores) -> None:
+    for field in ("area", "urgency", "macro_f1", "critical_recall", "critical_precision"):
+        record_property(f"{name}_{field}", round(getattr(scores, field), 3))
