@@ -7,15 +7,17 @@ from __future__ import annotations
 
 from fastapi import Depends, FastAPI
 from fastapi.responses import Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from backend.api.errors import install_error_handlers
 from backend.api.lifespan import lifespan
 from backend.api.middleware.body_limit import BodyLimitMiddleware
-from backend.api.middleware.metrics import RequestMetricsMiddleware
+from backend.api.middleware.metrics import RequestMetricsMiddleware, render_metrics
 from backend.api.middleware.rate_limit import limit_submissions
 from backend.api.routes import (
     batches,
+    console,
+    controls,
     dead_letters,
     dev,
     documents,
@@ -26,7 +28,6 @@ from backend.api.routes import (
 )
 from backend.core.logging import configure_logging
 from backend.core.settings import settings
-from backend.platform.metrics import REGISTRY
 
 # Order matters where paths overlap: the dead-letter store before /api/tasks/{task_id}.
 ROUTERS = (
@@ -38,6 +39,8 @@ ROUTERS = (
     triage.router,
     reports.router,
     dev.router,
+    controls.router,
+    console.router,
 )
 
 
@@ -57,7 +60,7 @@ def create_app() -> FastAPI:
 
     @app.get("/metrics", include_in_schema=False)
     def metrics() -> Response:
-        return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+        return Response(render_metrics(), media_type=CONTENT_TYPE_LATEST)
 
     app.add_middleware(
         BodyLimitMiddleware,
