@@ -15,14 +15,16 @@ def _celery(*args: str) -> list[str]:
     return [sys.executable, "-m", "celery", "-A", CELERY_APP, *args]
 
 
-def api_command(port: int) -> list[str]:
-    """The FastAPI app under uvicorn on 127.0.0.1:`port`."""
+def api_command(port: int, *, workers: int = 1) -> list[str]:
+    """The FastAPI app under uvicorn on 127.0.0.1:`port`, in `workers` processes (their HTTP
+    metrics merged through PROMETHEUS_MULTIPROC_DIR)."""
     return [
         sys.executable, "-m", "uvicorn", "backend.api.app:app",
         "--host", "127.0.0.1", "--port", str(port),
         # Access logs would carry URLs with case ids; the app logs requests itself, scrubbed.
         "--no-access-log",
         "--loop", "uvloop", "--http", "httptools",
+        *(["--workers", str(workers)] if workers > 1 else []),
     ]  # fmt: skip
 
 
