@@ -16,6 +16,7 @@ def test_two_api_processes_report_the_same_totals(tmp_path: Path) -> None:
     metrics_dir.mkdir()
     api = ApiProcess(workers=2, env={"PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}).start()
     try:
+
         def health_count() -> float:
             text = httpx.get(f"{api.url}/metrics", timeout=10).text
             return value(text, "ltq_http_requests_total", route="/health", status="200")
