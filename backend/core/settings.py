@@ -302,7 +302,7 @@ class ObservabilitySettings(BaseSettings):
     # when fewer heartbeat).
     workers_expected: int = Field(default=1, ge=0)
     # Operators get at most one failure e-mail per task name per window, with the count.
-    alert_window_s: float = Field(default=300.0, gt=0, le=86400)
+    alert_window_s: float = Field(default=300.0, gt=0, le=3000)
     # Optional Sentry (off unless set); the same log scrubbing applies before anything is sent.
     sentry_dsn: str | None = None
     sentry_traces_sample_rate: float = Field(default=0.0, ge=0, le=1)
