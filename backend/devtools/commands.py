@@ -28,6 +28,14 @@ def api_command(port: int, *, workers: int = 1) -> list[str]:
     ]  # fmt: skip
 
 
+# Queue groups, each served by its own worker in `make up` and by its own systemd unit
+# (deploy/systemd/ltq-worker@.service): slow documents and reports never hold up triage.
+WORKER_GROUPS: dict[str, tuple[str, ...]] = {
+    "interactive": ("triage", "notifications", "maintenance"),
+    "bulk": ("documents", "reports"),
+}
+
+
 def worker_command(
     *,
     queues: Sequence[str] | None = None,
@@ -35,13 +43,18 @@ def worker_command(
     pool: str = "prefork",
     hostname: str = "worker@%h",
     loglevel: str = "INFO",
+    autoscale: tuple[int, int] | None = None,
     extra: Sequence[str] = (),
 ) -> list[str]:
-    """A Celery worker; with no `queues` it consumes every queue the app declares."""
+    """A Celery worker; with no `queues` it consumes every queue the app declares. With
+    `autoscale` (max, min) its pool grows with the backlog up to max and shrinks back to min."""
+    sizing = (
+        [f"--autoscale={autoscale[0]},{autoscale[1]}"] if autoscale else ["-c", str(concurrency)]
+    )
     command = _celery(
         "worker",
         "-P", pool,
-        "-c", str(concurrency),
+        *sizing,
         "-n", hostname,
         # Gossip and mingle cost a round of broadcast per start and buy nothing we use.
         "--without-gossip", "--without-mingle",
