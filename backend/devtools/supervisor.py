@@ -31,6 +31,9 @@ _print_lock = threading.Lock()
 
 
 def say(line: str, name: str = "run_all") -> None:
+    """One line of output: a child's own (its name first), or the supervisor's (timestamped)."""
+    if name == "run_all":
+        line = f"{time.strftime('%H:%M:%S')} {line}"
     # A closed terminal or pipe must not abort the shutdown of the children.
     with _print_lock, contextlib.suppress(OSError):
         print(f"{name:>8} | {line}", flush=True)
