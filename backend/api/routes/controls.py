@@ -1,7 +1,7 @@
 """Operators' controls (operators and admins): queues (list, pause, resume, purge), breakers
-(list, open, close, reset), the outbox backlog, the platform's throughput over a window, and
-the audit of control actions. Each action is logged and audited with who did it
-(backend/platform/controls.py)."""
+(list, open, close, reset), rate limits, recent batches, the outbox backlog, the platform's
+throughput over a window, and the audit of control actions. Each action is logged and
+audited with who did it (backend/platform/controls.py)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,13 @@ from starlette.concurrency import run_in_threadpool
 
 from backend.api.deps import Operator, StatusDep
 from backend.core.enums import QueueName
+from backend.core.settings import settings
 from backend.platform import controls
 from backend.platform.controls import QueueControls
+from backend.platform.counters import deferral_counters
 from backend.platform.outbox import Outbox
 from backend.resilience.breakers import breaker_states
+from backend.services import batches
 
 router = APIRouter(prefix="/api", tags=["controls"])
 
@@ -69,6 +72,32 @@ async def control_breaker(
     return await run_in_threadpool(
         controls.set_breaker, request.app.state.task_service.redis, name, action, principal.user
     )
+
+
+@router.get("/limits")
+async def rate_limits(_: Operator, request: Request) -> dict[str, Any]:
+    """The shared rate limits per external service and how often each deferred a task."""
+    deferred = await run_in_threadpool(deferral_counters, request.app.state.task_service.redis)
+    return {
+        "limits": [
+            {
+                "service": service,
+                "limit": limit,
+                "per_key": settings.limits.rate_limits_per_key.get(service),
+                "deferred_by_limit": deferred.get(("rate_limit", service), 0),
+                "deferred_by_breaker": deferred.get(("breaker", service), 0),
+            }
+            for service, limit in sorted(settings.limits.rate_limits.items())
+        ]
+    }
+
+
+@router.get("/batches")
+async def recent_batches(
+    _: Operator, limit: int = Query(default=20, ge=1, le=200)
+) -> dict[str, Any]:
+    """The newest batches with their counts (operators; each batch's own page has its cases)."""
+    return {"items": await run_in_threadpool(batches.recent, limit)}
 
 
 @router.get("/outbox")
