@@ -1,4 +1,5 @@
-"""The `python -m backend` command line: token, migrate, dead-letter, batch.
+"""The `python -m backend` command line: token, migrate, dead-letter, batch, and the operators'
+controls: queues, breakers, tasks, outbox.
 
 Each command imports what it needs when it runs, so `--help` and `token` start fast."""
 
@@ -34,6 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     from backend.cli.batch import add_arguments, submit_command
 
     add_arguments(batch_sub.add_parser("submit", help="submit a JSONL/JSON/CSV file of cases"))
+    from backend.cli import controls
+
+    controls.add_parsers(sub)
     args = parser.parse_args(argv)
 
     if args.command == "token":
@@ -52,4 +56,6 @@ def main(argv: list[str] | None = None) -> int:
         return run_dead_letter(args)
     if args.command == "batch":
         return submit_command(args)
+    if args.command in controls.COMMANDS:
+        return controls.run(args)
     return 2

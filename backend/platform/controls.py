@@ -33,6 +33,8 @@ __all__ = [
     "PURGE_CHUNK",
     "QueueControls",
     "audit_entries",
+    "breaker_states",
+    "record_action",
     "set_breaker",
 ]
 
