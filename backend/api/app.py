@@ -14,6 +14,7 @@ from backend.api.lifespan import lifespan
 from backend.api.middleware.body_limit import BodyLimitMiddleware
 from backend.api.middleware.metrics import RequestMetricsMiddleware, render_metrics
 from backend.api.middleware.rate_limit import limit_submissions
+from backend.api.middleware.tracing import TraceContextMiddleware
 from backend.api.routes import (
     batches,
     console,
@@ -27,6 +28,7 @@ from backend.api.routes import (
     triage,
 )
 from backend.core.logging import configure_logging
+from backend.core.sentry import init_sentry
 from backend.core.settings import settings
 
 # Order matters where paths overlap: the dead-letter store before /api/tasks/{task_id}.
@@ -44,8 +46,16 @@ ROUTERS = (
 )
 
 
+def sentry_integrations() -> list[object]:
+    from sentry_sdk.integrations.fastapi import FastApiIntegration
+    from sentry_sdk.integrations.starlette import StarletteIntegration
+
+    return [StarletteIntegration(), FastApiIntegration()]
+
+
 def create_app() -> FastAPI:
     configure_logging(settings.app.log_level, json_output=settings.app.log_json)
+    init_sentry(sentry_integrations, component="api")
     app = FastAPI(
         title="Legal triage: background processing",
         version="1.0.0",
@@ -67,6 +77,7 @@ def create_app() -> FastAPI:
         max_body=settings.api.max_body_bytes,
         path_limits={documents.UPLOAD_PATH: documents.UPLOAD_BODY_LIMIT},
     )
+    app.add_middleware(TraceContextMiddleware)
     app.add_middleware(RequestMetricsMiddleware)  # added last: runs first, sees every answer
     return app
 
