@@ -2,7 +2,8 @@
 
 `send_default_pii=False`, no frame local variables and no request bodies, and every event
 passes through the log scrubber first (`before_send`: e-mail addresses, CPF, CNPJ and phone
-numbers masked in every string; cookies and the Authorization header dropped). The API adds the FastAPI integrations, workers the Celery one.
+numbers masked in every string; cookies and the Authorization header dropped). The API adds
+the FastAPI integrations, workers the Celery one.
 """
 
 from __future__ import annotations

@@ -53,7 +53,7 @@ def test_a_request_trace_reaches_the_message_and_the_worker_logs(
     answered = tracing.parse(r.headers["traceparent"])
     assert answered is not None and answered.trace_id == TRACE_ID
     # The message the enqueue script pushed carries a child span of the request's.
-    raw = [m for m in redis_client.lrange("ltqtest:reports:6", 0, -1) if task_id in m][0]
+    raw = next(m for m in redis_client.lrange("ltqtest:reports:6", 0, -1) if task_id in m)
     sent = tracing.parse(json.loads(raw)["headers"]["traceparent"])
     assert sent is not None and sent.trace_id == TRACE_ID
     assert sent.span_id not in {"00f067aa0ba902b7", answered.span_id}
