@@ -104,7 +104,6 @@ class TaskSettings(BaseSettings):
     # Celery's own result backend entries expire after this long.
     result_expires_s: int = Field(default=24 * 3600, validation_alias="RESULT_EXPIRES_S")
     idempotency_ttl_s: int = Field(default=24 * 3600, validation_alias="IDEMPOTENCY_TTL_S")
-    runtime_sample_size: int = Field(default=1000, validation_alias="RUNTIME_SAMPLE_SIZE")
     visibility_timeout_s: int = Field(default=3600, validation_alias="VISIBILITY_TIMEOUT_S")
     # Modules of tasks beyond the built-in ones, imported by workers and the CLI (test
     # instruments, plug-ins), e.g. EXTRA_TASK_MODULES=tests.support.tasks.
