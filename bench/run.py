@@ -182,11 +182,16 @@ class Bench:
             queue = self.raw.app.amqp.queues[self.raw.DEFAULT_QUEUE]
             queue(conn.default_channel).declare()
 
+    def _ours_count(self, state: str) -> int:
+        # Fields are `STATE|queue` (one counter per state and queue, as /metrics exports them).
+        counts = self.r.hgetall(self.keys.stats_counts(PING))
+        return sum(int(v) for k, v in counts.items() if k.partition("|")[0] == state)
+
     def ours_done(self) -> int:
-        return int(self.r.hget(self.keys.stats_counts(PING), "SUCCESS") or 0)
+        return self._ours_count("SUCCESS")
 
     def ours_failed(self) -> int:
-        return int(self.r.hget(self.keys.stats_counts(PING), "FAILURE") or 0)
+        return self._ours_count("FAILURE")
 
     def raw_done(self) -> int:
         return int(self.r.get(self.raw.DONE_KEY) or 0)

@@ -6,6 +6,8 @@ redis-py resets a pool it finds in a forked child, so prefork pool children get 
 from __future__ import annotations
 
 import math
+import threading
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -40,14 +42,50 @@ REDIS_DOWN: tuple[type[Exception], ...] = (redis.ConnectionError, redis.TimeoutE
 _RETRY_ON = list(REDIS_DOWN)
 
 
+class CountingRetry(Retry):
+    """redis-py's Retry, counting each failed try (an outage retry) for the metrics: the count
+    is handed to Redis with the next status write once Redis answers again."""
+
+    def call_with_retry(  # type: ignore[override]
+        self,
+        do: Callable[[], Any],
+        fail: Callable[..., Any],
+        is_retryable: Callable[[Exception], bool] | None = None,
+        with_failure_count: bool = False,
+    ) -> Any:
+        def counted(error: Exception, *count: int) -> Any:
+            _count_outage_retry()
+            return fail(error, *count)
+
+        return super().call_with_retry(do, counted, is_retryable, with_failure_count)
+
+
+_outage_retries = 0
+_outage_lock = threading.Lock()
+
+
+def _count_outage_retry() -> None:
+    global _outage_retries
+    with _outage_lock:
+        _outage_retries += 1
+
+
+def take_outage_retries() -> int:
+    """The outage retries this process made since the last call (then zero)."""
+    global _outage_retries
+    with _outage_lock:
+        taken, _outage_retries = _outage_retries, 0
+    return taken
+
+
 def _retry_options() -> dict[str, Any]:
     if _outage_retry_s <= 0:
         backoff, retries = ExponentialBackoff(cap=0.05, base=0.01), _STALE_RETRIES
-    else:
-        # Backoff 0.05, 0.1, ... capped at 1 s: about `_outage_retry_s` seconds in all.
-        backoff = ExponentialBackoff(cap=_BACKOFF_CAP_S, base=0.05)
-        retries = 5 + math.ceil(_outage_retry_s / _BACKOFF_CAP_S)
-    return {"retry": Retry(backoff, retries), "retry_on_error": _RETRY_ON}
+        return {"retry": Retry(backoff, retries), "retry_on_error": _RETRY_ON}
+    # Backoff 0.05, 0.1, ... capped at 1 s: about `_outage_retry_s` seconds in all.
+    backoff = ExponentialBackoff(cap=_BACKOFF_CAP_S, base=0.05)
+    retries = 5 + math.ceil(_outage_retry_s / _BACKOFF_CAP_S)
+    return {"retry": CountingRetry(backoff, retries), "retry_on_error": _RETRY_ON}
 
 
 @lru_cache(maxsize=4)

@@ -7,15 +7,18 @@ from __future__ import annotations
 
 from fastapi import Depends, FastAPI
 from fastapi.responses import Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from backend.api.errors import install_error_handlers
 from backend.api.lifespan import lifespan
 from backend.api.middleware.body_limit import BodyLimitMiddleware
-from backend.api.middleware.metrics import RequestMetricsMiddleware
+from backend.api.middleware.metrics import RequestMetricsMiddleware, render_metrics
 from backend.api.middleware.rate_limit import limit_submissions
+from backend.api.middleware.tracing import TraceContextMiddleware
 from backend.api.routes import (
     batches,
+    console,
+    controls,
     dead_letters,
     dev,
     documents,
@@ -26,8 +29,8 @@ from backend.api.routes import (
     triage,
 )
 from backend.core.logging import configure_logging
+from backend.core.sentry import init_sentry
 from backend.core.settings import settings
-from backend.platform.metrics import REGISTRY
 
 # Order matters where paths overlap: the dead-letter store before /api/tasks/{task_id}.
 ROUTERS = (
@@ -40,11 +43,21 @@ ROUTERS = (
     reports.router,
     dev.router,
     privacy.router,
+    controls.router,
+    console.router,
 )
+
+
+def sentry_integrations() -> list[object]:
+    from sentry_sdk.integrations.fastapi import FastApiIntegration
+    from sentry_sdk.integrations.starlette import StarletteIntegration
+
+    return [StarletteIntegration(), FastApiIntegration()]
 
 
 def create_app() -> FastAPI:
     configure_logging(settings.app.log_level, json_output=settings.app.log_json)
+    init_sentry(sentry_integrations, component="api")
     app = FastAPI(
         title="Legal triage: background processing",
         version="1.0.0",
@@ -59,13 +72,14 @@ def create_app() -> FastAPI:
 
     @app.get("/metrics", include_in_schema=False)
     def metrics() -> Response:
-        return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+        return Response(render_metrics(), media_type=CONTENT_TYPE_LATEST)
 
     app.add_middleware(
         BodyLimitMiddleware,
         max_body=settings.api.max_body_bytes,
         path_limits={documents.UPLOAD_PATH: documents.UPLOAD_BODY_LIMIT},
     )
+    app.add_middleware(TraceContextMiddleware)
     app.add_middleware(RequestMetricsMiddleware)  # added last: runs first, sees every answer
     return app
 

@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from backend.api.middleware.tracing import SCOPE_KEY as TRACE_SCOPE_KEY
 from backend.core.errors import (
     Conflict,
     Forbidden,
@@ -84,7 +85,11 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
-    log.error("unhandled_error", path=request.url.path, error=type(exc).__name__)
+    # The traceback is logged (scrubbed like every line); the client sees no detail.
+    route = getattr(request.scope.get("route"), "path", "unmatched")
+    trace = request.scope.get(TRACE_SCOPE_KEY)
+    ids = {"trace_id": trace.trace_id, "span_id": trace.span_id} if trace else {}
+    log.error("unhandled_error", route=route, error=type(exc).__name__, exc_info=exc, **ids)
     return error_response(500, "internal_error", "internal error")
 
 

@@ -3,6 +3,7 @@ thread and the platform's metrics collector; all released on shutdown."""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -11,6 +12,7 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from backend.adapters.redis_clients import get_redis, new_async_redis
+from backend.core.settings import settings
 from backend.platform.enqueue import AsyncCeleryTaskService, CeleryTaskService
 from backend.platform.metrics import REGISTRY, TaskPlatformCollector
 from backend.platform.outbox import Outbox, OutboxRelay, accepted_record
@@ -20,6 +22,9 @@ from backend.resilience.rate_limits import ApiRateLimiter
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    # Plug-in task modules (EXTRA_TASK_MODULES): their specs, so that the API accepts them.
+    for module in settings.tasks.extra_modules:
+        importlib.import_module(module)
     redis = new_async_redis()
     service = CeleryTaskService(get_redis())
     app.state.redis = redis

@@ -1,4 +1,5 @@
-"""The `python -m backend` command line: token, migrate, dead-letter, batch, keys.
+"""The `python -m backend` command line: token, migrate, dead-letter, batch, keys, and the
+operators' controls: queues, breakers, tasks, outbox.
 
 Each command imports what it needs when it runs, so `--help` and `token` start fast."""
 
@@ -37,6 +38,9 @@ def main(argv: list[str] | None = None) -> int:
     from backend.cli.keys import add_arguments as add_keys_arguments
 
     add_keys_arguments(sub.add_parser("keys", help="generate, rotate or count the DATA_KEYS"))
+    from backend.cli import controls
+
+    controls.add_parsers(sub)
     args = parser.parse_args(argv)
 
     if args.command == "token":
@@ -59,4 +63,6 @@ def main(argv: list[str] | None = None) -> int:
         from backend.cli.keys import run_keys
 
         return run_keys(args)
+    if args.command in controls.COMMANDS:
+        return controls.run(args)
     return 2

@@ -87,6 +87,13 @@ class TransitionOutcome(StrEnum):
     STALE = "stale"  # a report about a run that is no longer the current one
 
 
+class DeferralCause(StrEnum):
+    """Why a run was sent back for later without using an attempt (a metric label)."""
+
+    RATE_LIMIT = "rate_limit"
+    BREAKER = "breaker"
+
+
 class DeadLetterReason(StrEnum):
     """Why an entry is in the dead-letter store."""
 

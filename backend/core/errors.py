@@ -15,7 +15,8 @@ PlatformError
  │    ├── BatchNotFound
  │    ├── ReportNotFound
  │    ├── DocumentNotFound
- │    └── DeadLetterNotFound
+ │    ├── DeadLetterNotFound
+ │    └── BreakerNotFound       no breaker configured under that name
  ├── Unauthenticated           no valid bearer token
  │    └── InvalidToken          the token is malformed, expired or badly signed
  ├── Forbidden                 authenticated, but the role may not do this
@@ -129,6 +130,13 @@ class DeadLetterNotFound(NotFound):
         super().__init__(f"no dead-letter entry for task {task_id}")
 
 
+class BreakerNotFound(NotFound):
+    code = "breaker_not_found"
+
+    def __init__(self, service: str, known: Iterable[str]) -> None:
+        super().__init__(f"no breaker {service!r}; configured: {', '.join(sorted(known))}")
+
+
 class Unauthenticated(PlatformError):
     code = "unauthenticated"
 
@@ -215,10 +223,11 @@ class TaskCancelled(TaskError):
 class CallDeferred(TaskError):
     code = "call_deferred"
 
-    def __init__(self, reason: str, delay_s: float) -> None:
+    def __init__(self, reason: str, delay_s: float, *, service: str = "") -> None:
         super().__init__(f"{reason}, retry in {delay_s:.2f}s")
         self.reason = reason
         self.delay_s = delay_s
+        self.service = service  # the external service that refused (a metric label)
 
 
 class BreakerOpen(CallDeferred):

@@ -41,11 +41,41 @@ class Keys:
     def stats_counts(self, task_name: str) -> str:
         return f"{self.prefix}stats:counts:{task_name}"
 
-    def stats_runtime(self, task_name: str) -> str:
-        return f"{self.prefix}stats:runtime:{task_name}"
+    def stats_hist_run(self, task_name: str) -> str:
+        """Run time histogram of a task name (bucket counters, backend/platform/histograms.py)."""
+        return f"{self.prefix}stats:hist:run:{task_name}"
 
-    def stats_wait(self, task_name: str) -> str:
-        return f"{self.prefix}stats:wait:{task_name}"
+    def stats_hist_wait(self, task_name: str) -> str:
+        """Wait time (enqueue to first start) histogram of a task name."""
+        return f"{self.prefix}stats:hist:wait:{task_name}"
+
+    def stats_failures(self, task_name: str) -> str:
+        """Final failures of a task name by error type."""
+        return f"{self.prefix}stats:failures:{task_name}"
+
+    @property
+    def stats_deferrals(self) -> str:
+        """Tasks sent back by a rate limit or an open breaker, by `cause|service`."""
+        return f"{self.prefix}stats:deferrals"
+
+    @property
+    def stats_recovery(self) -> str:
+        """Counters of recovery work: reaper requeues, orphan republishes, Redis outage retries."""
+        return f"{self.prefix}stats:recovery"
+
+    @property
+    def paused_queues(self) -> str:
+        """Set of queues operators paused: workers stop consuming them until resumed."""
+        return f"{self.prefix}queues:paused"
+
+    @property
+    def audit_controls(self) -> str:
+        """Stream of operators' control actions (pause, purge, breaker changes), with who."""
+        return f"{self.prefix}audit:controls"
+
+    def alert_window(self, task_name: str) -> str:
+        """Failures of a task name counted in the current failure-alert window."""
+        return f"{self.prefix}alerts:failed:{task_name}"
 
     @property
     def stats_names(self) -> str:

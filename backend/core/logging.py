@@ -35,6 +35,17 @@ def _scrub_event(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMap
     return event
 
 
+class _CurrentStderr:
+    """Whatever `sys.stderr` is when a line is written (loggers are cached on first use; a
+    redirected stderr, such as a test's capture, still gets their lines)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def configure_logging(level: str = "INFO", *, json_output: bool = True) -> None:
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
@@ -49,7 +60,7 @@ def configure_logging(level: str = "INFO", *, json_output: bool = True) -> None:
     structlog.configure(
         processors=[*shared, *finish, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(_CurrentStderr()),  # type: ignore[arg-type]
         cache_logger_on_first_use=True,
     )
     # Library logs (Celery, uvicorn) go through the same scrubbing.

@@ -123,7 +123,6 @@ class TaskSettings(BaseSettings):
     # Celery's own result backend entries expire after this long.
     result_expires_s: int = Field(default=24 * 3600, validation_alias="RESULT_EXPIRES_S")
     idempotency_ttl_s: int = Field(default=24 * 3600, validation_alias="IDEMPOTENCY_TTL_S")
-    runtime_sample_size: int = Field(default=1000, validation_alias="RUNTIME_SAMPLE_SIZE")
     visibility_timeout_s: int = Field(default=3600, validation_alias="VISIBILITY_TIMEOUT_S")
     # Modules of tasks beyond the built-in ones, imported by workers and the CLI (test
     # instruments, plug-ins), e.g. EXTRA_TASK_MODULES=tests.support.tasks.
@@ -339,6 +338,53 @@ class FlowerSettings(BaseSettings):
     password: str | None = None
 
 
+class ObservabilitySettings(BaseSettings):
+    """Metrics, alerts and error reporting."""
+
+    model_config = SettingsConfigDict(env_prefix="", env_file=".env", extra="ignore")
+    # How many live workers the deployment should have (ltq_workers_expected; an alert fires
+    # when fewer heartbeat).
+    workers_expected: int = Field(default=1, ge=0)
+    # Operators get at most one failure e-mail per task name per window, with the count.
+    alert_window_s: float = Field(default=300.0, gt=0, le=3000)
+    # Optional Sentry (off unless set); the same log scrubbing applies before anything is sent.
+    sentry_dsn: str | None = None
+    sentry_traces_sample_rate: float = Field(default=0.0, ge=0, le=1)
+
+
+class WorkerPoolSettings(BaseSettings):
+    """Worker pools: Celery's --autoscale bounds (make up and the systemd units)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="WORKER_AUTOSCALE_", env_file=".env", extra="ignore"
+    )
+    # The pool grows up to MAX processes while messages wait, and shrinks back to MIN.
+    min: int = Field(default=1, ge=1, le=64)
+    max: int = Field(default=4, ge=1, le=64)
+    # Seconds a pool process stays idle before the autoscaler removes it.
+    keepalive_s: float = Field(default=10.0, gt=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> WorkerPoolSettings:
+        if self.max < self.min:
+            raise ValueError("WORKER_AUTOSCALE_MAX must be at least WORKER_AUTOSCALE_MIN")
+        return self
+
+
+class SupervisorSettings(BaseSettings):
+    """`make up`'s supervisor: restarts with backoff, gives up on a crash loop."""
+
+    model_config = SettingsConfigDict(env_prefix="SUPERVISOR_", env_file=".env", extra="ignore")
+    # A process that crashes this many times within the window stops everything.
+    crash_max: int = Field(default=5, ge=1)
+    crash_window_s: float = Field(default=60.0, gt=0)
+    # Restart delays: base, doubled after each crash in the window, capped.
+    backoff_base_s: float = Field(default=0.5, gt=0)
+    backoff_max_s: float = Field(default=15.0, gt=0)
+    # Where make up keeps its database, Redis data, mailbox and metrics files.
+    var_dir: Path = VAR_DIR
+
+
 class Settings(BaseModel):
     """All settings, one attribute per concern: `settings.smtp.host`, `settings.redis.url`."""
 
@@ -363,6 +409,9 @@ class Settings(BaseModel):
     parsing: ParsingSettings = Field(default_factory=ParsingSettings)
     flower: FlowerSettings = Field(default_factory=FlowerSettings)
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
+    observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
+    pool: WorkerPoolSettings = Field(default_factory=WorkerPoolSettings)
+    supervisor: SupervisorSettings = Field(default_factory=SupervisorSettings)
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:

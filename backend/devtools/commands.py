@@ -15,15 +15,25 @@ def _celery(*args: str) -> list[str]:
     return [sys.executable, "-m", "celery", "-A", CELERY_APP, *args]
 
 
-def api_command(port: int) -> list[str]:
-    """The FastAPI app under uvicorn on 127.0.0.1:`port`."""
+def api_command(port: int, *, workers: int = 1) -> list[str]:
+    """The FastAPI app under uvicorn on 127.0.0.1:`port`, in `workers` processes (their HTTP
+    metrics merged through PROMETHEUS_MULTIPROC_DIR)."""
     return [
         sys.executable, "-m", "uvicorn", "backend.api.app:app",
         "--host", "127.0.0.1", "--port", str(port),
         # Access logs would carry URLs with case ids; the app logs requests itself, scrubbed.
         "--no-access-log",
         "--loop", "uvloop", "--http", "httptools",
+        *(["--workers", str(workers)] if workers > 1 else []),
     ]  # fmt: skip
+
+
+# Queue groups, each served by its own worker in `make up` and by its own systemd unit
+# (deploy/systemd/ltq-worker@.service): slow documents and reports never hold up triage.
+WORKER_GROUPS: dict[str, tuple[str, ...]] = {
+    "interactive": ("triage", "notifications", "maintenance"),
+    "bulk": ("documents", "reports"),
+}
 
 
 def worker_command(
@@ -33,13 +43,18 @@ def worker_command(
     pool: str = "prefork",
     hostname: str = "worker@%h",
     loglevel: str = "INFO",
+    autoscale: tuple[int, int] | None = None,
     extra: Sequence[str] = (),
 ) -> list[str]:
-    """A Celery worker; with no `queues` it consumes every queue the app declares."""
+    """A Celery worker; with no `queues` it consumes every queue the app declares. With
+    `autoscale` (max, min) its pool grows with the backlog up to max and shrinks back to min."""
+    sizing = (
+        [f"--autoscale={autoscale[0]},{autoscale[1]}"] if autoscale else ["-c", str(concurrency)]
+    )
     command = _celery(
         "worker",
         "-P", pool,
-        "-c", str(concurrency),
+        *sizing,
         "-n", hostname,
         # Gossip and mingle cost a round of broadcast per start and buy nothing we use.
         "--without-gossip", "--without-mingle",

@@ -102,6 +102,11 @@ class RedisServer:
             raise
 
     @property
+    def process(self) -> subprocess.Popen[bytes] | None:
+        """The redis-server child, while this object owns one."""
+        return self._process
+
+    @property
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 

@@ -1,6 +1,8 @@
-"""Run the whole stack locally (`make up`): Redis, SMTP sink, API, worker, beat and Flower.
+"""Run the whole stack locally (`make up`): Redis, SMTP sink, API, workers, beat and Flower.
 
-A small supervisor: one terminal, every process's output prefixed with its name, Ctrl-C stops all.
+One terminal, every process's output prefixed with its name. A process that crashes comes
+back after a backoff, each restart logged (backend/devtools/supervisor.py); Ctrl-C stops all,
+and so does a crash loop (SUPERVISOR_CRASH_MAX exits within SUPERVISOR_CRASH_WINDOW_S).
 """
 
 from __future__ import annotations
@@ -8,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -15,10 +18,10 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import IO
 from urllib.parse import urlsplit, urlunsplit
 
 from backend.devtools.commands import (
+    WORKER_GROUPS,
     api_command,
     beat_command,
     flower_command,
@@ -28,12 +31,17 @@ from backend.devtools.commands import (
     worker_command,
 )
 from backend.devtools.redis_server import RedisServer, free_port, redis_answers
+from backend.devtools.supervisor import (
+    CrashLoop,
+    ProcessProgram,
+    RestartPolicy,
+    Supervisor,
+    say,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
-VAR_DIR = ROOT / "var"
 DEFAULT_REDIS_PORT = 6379
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
-STOP_TIMEOUT_S = 10.0
 READY_TIMEOUT_S = 60.0
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
@@ -48,76 +56,30 @@ class Shutdown(Exception):
     """Raised in the main thread by SIGINT (Ctrl-C) or SIGTERM, to unwind and stop everything."""
 
 
-def say(line: str, name: str = "run_all") -> None:
-    # A closed terminal or pipe must not abort the shutdown of the children.
-    with _print_lock, contextlib.suppress(OSError):
-        print(f"{name:>8} | {line}", flush=True)
+class RedisProgram:
+    """The Redis `make up` started, supervised like the others; stopped last, by run_all."""
 
+    name = "redis"
 
-def _pump(name: str, stream: IO[bytes]) -> None:
-    for raw in iter(stream.readline, b""):
-        say(raw.decode(errors="replace").rstrip(), name)
-    stream.close()
+    def __init__(self, server: RedisServer) -> None:
+        self.server = server
 
+    def start(self) -> None:
+        self.server.start()  # blocks until it answers (no-op if it runs)
 
-class Supervisor:
-    """Long-running children, each in its own process group, and their output threads."""
+    def exit_code(self) -> int | None:
+        process = self.server.process
+        return None if process is None else process.poll()
 
-    def __init__(self) -> None:
-        self.children: dict[str, subprocess.Popen[bytes]] = {}
-        self._pumps: list[threading.Thread] = []
+    def pid(self) -> int | None:
+        process = self.server.process
+        return None if process is None else process.pid
 
-    def spawn(self, name: str, command: list[str]) -> None:
-        process = subprocess.Popen(
-            command,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            # Own group: the terminal's Ctrl-C reaches only us, and we stop children in order.
-            start_new_session=True,
-        )
-        assert process.stdout is not None
-        pump = threading.Thread(target=_pump, args=(name, process.stdout), daemon=True)
-        pump.start()
-        self.children[name] = process
-        self._pumps.append(pump)
+    def terminate(self) -> None:
+        """Left running until the workers have shut down: run_all stops it after them."""
 
-    def exited(self) -> tuple[str, int] | None:
-        for name, process in self.children.items():
-            code = process.poll()
-            if code is not None:
-                return name, code
-        return None
-
-    def stop_all(self) -> None:
-        # SIGTERM goes to each group leader only: a Celery worker's warm shutdown lets running
-        # tasks finish, whereas its pool processes die at once on a SIGTERM of their own.
-        for process in self.children.values():
-            with contextlib.suppress(ProcessLookupError):
-                process.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + STOP_TIMEOUT_S
-        for name, process in self.children.items():
-            if process.returncode is not None:
-                continue  # reaped earlier: its group id may belong to someone else by now
-            if not _exited_unreaped(process.pid, deadline):
-                say(f"{name} still running after {STOP_TIMEOUT_S:.0f} s: SIGKILL")
-            # The leader is not reaped yet, so the group is still its own: this also ends
-            # whatever the child left behind in it.
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-        for pump in self._pumps:
-            pump.join(timeout=1)
-
-
-def _exited_unreaped(pid: int, deadline: float) -> bool:
-    """Wait until `pid` exits or `deadline` passes, leaving it unreaped (a zombie) either way."""
-    while True:
-        if os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.05)
+    def kill_group(self) -> None:
+        """See terminate."""
 
 
 def _port_is_free(port: int) -> bool:
@@ -137,13 +99,17 @@ def _redacted(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
-def _ensure_redis(url: str) -> RedisServer | None:
-    """None if `url` answers; else a Redis of our own, persistent in var/redis."""
+def _ensure_redis(url: str, var_dir: Path) -> RedisServer | None:
+    """None if `url` answers; else a Redis of our own, persistent in <var>/redis, on the
+    port `url` names if it is a free local one."""
     if redis_answers(url):
         return None
-    port = DEFAULT_REDIS_PORT if _port_is_free(DEFAULT_REDIS_PORT) else free_port()
-    say(f"no Redis answers at {_redacted(url)}: starting one on port {port} (data in var/redis)")
-    return RedisServer(port, data_dir=VAR_DIR / "redis", persistent=True)
+    parts = urlsplit(url)
+    wanted = parts.port or DEFAULT_REDIS_PORT
+    local = (parts.hostname or "") in LOCAL_HOSTS
+    port = wanted if local and _port_is_free(wanted) else free_port()
+    say(f"no Redis answers at {_redacted(url)}: starting one on port {port} in {var_dir}/redis")
+    return RedisServer(port, data_dir=var_dir / "redis", persistent=True)
 
 
 def _run_once(name: str, command: list[str], timeout: float, *, quiet_stdout: bool) -> str:
@@ -163,7 +129,8 @@ def _run_once(name: str, command: list[str], timeout: float, *, quiet_stdout: bo
 
 def _wait_for_port(port: int, supervisor: Supervisor) -> None:
     deadline = time.monotonic() + READY_TIMEOUT_S
-    while time.monotonic() < deadline and supervisor.exited() is None:
+    while time.monotonic() < deadline:
+        supervisor.tick()
         with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
             return
         time.sleep(0.2)
@@ -175,7 +142,6 @@ def _raise_shutdown(signum: int, frame: object) -> None:
 
 def main() -> int:
     os.chdir(ROOT)  # .env, var/ and the children's imports are all relative to the repo root
-    VAR_DIR.mkdir(exist_ok=True)
     os.environ.setdefault("PYTHONUNBUFFERED", "1")  # children's lines reach us as they happen
     # Set explicitly: a shell that starts us in the background leaves SIGINT ignored. SIGHUP
     # (terminal closed) reaches only us, the children being in sessions of their own.
@@ -186,10 +152,20 @@ def main() -> int:
     from backend.core.settings import Settings
 
     settings = Settings()
+    var_dir = settings.supervisor.var_dir
+    var_dir.mkdir(parents=True, exist_ok=True)
     redis_server: RedisServer | None = None
-    supervisor = Supervisor()
+    supervisor = Supervisor(
+        RestartPolicy(
+            crash_max=settings.supervisor.crash_max,
+            crash_window_s=settings.supervisor.crash_window_s,
+            backoff_base_s=settings.supervisor.backoff_base_s,
+            backoff_max_s=settings.supervisor.backoff_max_s,
+        ),
+        pids_file=var_dir / "run" / "pids.json",
+    )
     try:
-        redis_server = _ensure_redis(settings.redis.url)
+        redis_server = _ensure_redis(settings.redis.url, var_dir)
         redis_url = redis_server.url if redis_server else settings.redis.url
         os.environ["REDIS_URL"] = redis_url
         os.environ["ENVIRONMENT"] = settings.app.environment
@@ -201,24 +177,36 @@ def main() -> int:
                 say(f"created a local data key in {settings.privacy.data_keys_file} (0600)")
         flower_password = settings.flower.password or secrets.token_urlsafe(12)
         os.environ["FLOWER_PASSWORD"] = flower_password
+        # The API's HTTP metrics, merged across its processes; emptied at every start.
+        metrics_dir = var_dir / "prometheus"
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+        metrics_dir.mkdir(parents=True)
+        if redis_server is not None:
+            supervisor.spawn(RedisProgram(redis_server))
 
         mail_note = f"SMTP {settings.smtp.host}:{settings.smtp.port} (real server, not started)"
         if settings.smtp.host in LOCAL_HOSTS:
-            mailbox = Path(os.environ.setdefault("MAILBOX_DIR", str(VAR_DIR / "mailbox")))
-            supervisor.spawn("smtp", smtp_sink_command(settings.smtp.port))
+            mailbox = Path(os.environ.setdefault("MAILBOX_DIR", str(var_dir / "mailbox")))
+            supervisor.spawn(ProcessProgram("smtp", smtp_sink_command(settings.smtp.port)))
             mail_note = f"SMTP sink on 127.0.0.1:{settings.smtp.port}, messages in {mailbox}"
 
         say("migrating the database")
         _run_once("migrate", migrate_command(), timeout=300, quiet_stdout=False)
 
-        supervisor.spawn("api", api_command(settings.api.port))
-        supervisor.spawn("worker", worker_command())
-        supervisor.spawn("beat", beat_command())
+        api_env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
+        supervisor.spawn(ProcessProgram("api", api_command(settings.api.port), api_env))
+        autoscale = (settings.pool.max, settings.pool.min)
+        for group, queues in WORKER_GROUPS.items():
+            command = worker_command(queues=queues, hostname=f"{group}@%h", autoscale=autoscale)
+            supervisor.spawn(ProcessProgram(f"w-{group}", command))
+        supervisor.spawn(ProcessProgram("beat", beat_command()))
         supervisor.spawn(
-            "flower",
-            flower_command(
-                port=settings.flower.port, user=settings.flower.user, password=flower_password
-            ),
+            ProcessProgram(
+                "flower",
+                flower_command(
+                    port=settings.flower.port, user=settings.flower.user, password=flower_password
+                ),
+            )
         )
         # The token command may log to stdout too; the token is its last line.
         output = _run_once(
@@ -227,31 +215,33 @@ def main() -> int:
         token = (output.strip().splitlines() or ["(none)"])[-1]
         _wait_for_port(settings.api.port, supervisor)
 
-        if (exited := supervisor.exited()) is None:
-            api = f"http://127.0.0.1:{settings.api.port}"
-            redis_note = "started by run_all, data in var/redis" if redis_server else "existing"
-            banner = [
-                f"API        {api}",
-                f"API docs   {api}/docs",
-                f"Metrics    {api}/metrics",
-                f"Flower     http://127.0.0.1:{settings.flower.port}  "
-                f"(user {settings.flower.user}, password {flower_password})",
-                f"Operator token (Authorization: Bearer ...):\n{token}",
-                f"Redis      {_redacted(redis_url)} ({redis_note})",
-                f"Mail       {mail_note}",
-                "Ctrl-C to stop",
-            ]
-            with _print_lock, contextlib.suppress(OSError):
-                print("\n" + "\n".join(banner) + "\n", flush=True)
-        while exited is None:
+        api = f"http://127.0.0.1:{settings.api.port}"
+        groups = "; ".join(f"{g}: {' '.join(q)}" for g, q in WORKER_GROUPS.items())
+        redis_note = f"started by run_all, data in {var_dir}/redis" if redis_server else "existing"
+        banner = [
+            f"API        {api}",
+            f"API docs   {api}/docs",
+            f"Metrics    {api}/metrics",
+            f"Console    {api}/console#token={token}",
+            f"Flower     http://127.0.0.1:{settings.flower.port}  "
+            f"(user {settings.flower.user}, password {flower_password})",
+            f"Operator token (Authorization: Bearer ...):\n{token}",
+            f"Redis      {_redacted(redis_url)} ({redis_note})",
+            f"Mail       {mail_note}",
+            f"Workers    {groups} (pool autoscaled {settings.pool.min}-{settings.pool.max})",
+            "Crashed processes restart; Ctrl-C to stop",
+        ]
+        with _print_lock, contextlib.suppress(OSError):
+            print("\n" + "\n".join(banner) + "\n", flush=True)
+        while True:
             time.sleep(0.5)
-            exited = supervisor.exited()
-        name, code = exited
-        say(f"{name} exited on its own with code {code}: stopping everything")
-        return 1
+            supervisor.tick()
     except Shutdown:
         say("stopping")
         return 0
+    except CrashLoop as error:
+        say(f"{error}: stopping everything")
+        return 1
     except StartupError as error:
         say(f"{error}: stopping everything")
         return 1

@@ -33,6 +33,8 @@ class RetryPolicy:
         if not override:
             return self
         allowed = {k: v for k, v in override.items() if k in self.__dataclass_fields__}
+        if "max_attempts" in allowed:  # JSON gives 3.0 as readily as 3: a count is an int
+            allowed["max_attempts"] = int(allowed["max_attempts"])
         return replace(self, **allowed)
 
     def to_dict(self) -> dict[str, float]:

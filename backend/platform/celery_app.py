@@ -76,6 +76,8 @@ celery_app.conf.update(
     worker_cancel_long_running_tasks_on_connection_loss=False,
     # Unknown task names and undecodable messages go to the dead-letter store, bodies unlogged.
     worker_consumer="backend.worker.consumer:DeadLetterConsumer",
+    # --autoscale: Celery's autoscaler, keep-alive from settings, resizes logged.
+    worker_autoscaler="backend.worker.autoscale:Autoscaler",
     # Same, for bytes on a queue that are not even a JSON envelope (kombu would stop the worker).
     broker_transport="backend.worker.transport:Transport"
     if settings.redis.broker_is_redis

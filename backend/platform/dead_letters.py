@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from backend.core.db.models import DeadLetter, utcnow
@@ -288,3 +288,29 @@ def discard(task_id: str) -> dict[str, Any]:
         _check_open(entry)
         entry.discarded_at = utcnow()
         return to_dict(entry)
+
+
+def counts() -> dict[str, dict[tuple[str, str], int]]:
+    """For the metrics: open entries by (queue, reason), and replayed ones by (queue, reason)."""
+    out: dict[str, dict[tuple[str, str], int]] = {"waiting": {}, "replayed": {}}
+    with session_scope() as session:
+        rows = session.execute(
+            select(
+                DeadLetter.queue,
+                DeadLetter.reason,
+                DeadLetter.replayed_as.is_not(None),
+                DeadLetter.discarded_at.is_not(None),
+                func.count(),
+            ).group_by(
+                DeadLetter.queue,
+                DeadLetter.reason,
+                DeadLetter.replayed_as.is_not(None),
+                DeadLetter.discarded_at.is_not(None),
+            )
+        ).all()
+    for queue, reason, replayed, discarded, n in rows:
+        if replayed:
+            out["replayed"][(queue, reason)] = out["replayed"].get((queue, reason), 0) + n
+        elif not discarded:
+            out["waiting"][(queue, reason)] = out["waiting"].get((queue, reason), 0) + n
+    return out

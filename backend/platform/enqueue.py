@@ -44,6 +44,7 @@ from backend.platform.submissions import (
     bulk_ids,
     prepare,
     result_of,
+    trace_headers,
     validate,
 )
 
@@ -152,6 +153,7 @@ class CeleryTaskService:
             # AMQP serves the highest number first, the Redis transport the lowest.
             priority=9 - p.broker_priority,
             eta=eta_from(req.countdown, req.eta),
+            headers=trace_headers(req),
         )
 
     def cancel(self, task_id: str, *, terminate: bool = False, requested_by: str = "system") -> str:

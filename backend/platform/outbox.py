@@ -24,6 +24,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from backend.core import tracing
 from backend.core.db.models import OutboxEntry
 from backend.core.db.session import session_scope
 from backend.core.enums import TaskState
@@ -74,7 +75,15 @@ def stage(session: Session, requests: Sequence[TaskRequest]) -> list[TaskRequest
     """
     for req in requests:
         validate(req)
-    staged = [replace(req, task_id=req.task_id or str(uuid.uuid4())) for req in requests]
+    # Ids and trace context fixed now: a relay publishing it later keeps both.
+    staged = [
+        replace(
+            req,
+            task_id=req.task_id or str(uuid.uuid4()),
+            traceparent=req.traceparent or tracing.child_header(),
+        )
+        for req in requests
+    ]
     session.add_all(
         OutboxEntry(
             task_id=req.task_id,

@@ -22,7 +22,8 @@ from backend.core.enums import PRIORITY_STEPS, Priority, QueueName
 from backend.core.errors import ServiceUnavailable
 from backend.core.keys import Keys, keys
 from backend.core.settings import settings
-from backend.domain.stats import percentiles
+from backend.platform import histograms
+from backend.platform.counters import task_counters
 from backend.platform.lua import script
 from backend.platform.records import TransitionOutcome, to_status
 from backend.resilience.breakers import breaker_states
@@ -43,6 +44,11 @@ class TaskFilter:
     def index_keys(self, k: Keys) -> list[str]:
         chosen = [k.index(f, v) for f in FILTER_FIELDS if (v := getattr(self, f))]
         return chosen or [k.index_all]
+
+
+def transition_script() -> str:
+    """transition.lua with the histogram bounds filled in."""
+    return script("transition").replace("--[[BOUNDS]]", histograms.lua_bounds())
 
 
 @dataclass(frozen=True)
@@ -68,7 +74,7 @@ class TaskStatusManager:
     def __init__(self, client: redis.Redis, key_space: Keys = keys) -> None:
         self.redis = client
         self.keys = key_space
-        self._transition = client.register_script(script("transition"))
+        self._transition = client.register_script(transition_script())
         self._list = client.register_script(script("list"))
 
     # --- transitions -------------------------------------------------------------------
@@ -94,7 +100,6 @@ class TaskStatusManager:
             detail,
             settings.tasks.history_max,
             settings.tasks.record_ttl_s,
-            settings.tasks.runtime_sample_size,
         ]
         for name, value in (fields or {}).items():
             if value is not None:
@@ -197,22 +202,20 @@ class TaskStatusManager:
         return out
 
     def task_stats(self) -> dict[str, dict[str, Any]]:
-        names = sorted(str(n) for n in self.redis.smembers(self.keys.stats_names))  # type: ignore[union-attr]
-        pipe = self.redis.pipeline(transaction=False)
-        for name in names:
-            pipe.hgetall(self.keys.stats_counts(name))
-            pipe.lrange(self.keys.stats_runtime(name), 0, -1)
-            pipe.lrange(self.keys.stats_wait(name), 0, -1)
-        raw = pipe.execute()
         out: dict[str, dict[str, Any]] = {}
-        for i, name in enumerate(names):
-            counts = {k: int(v) for k, v in raw[3 * i].items()}
+        for c in task_counters(self.redis, self.keys):
+            counts: dict[str, int] = {}
+            for (state, _), n in c.transitions.items():
+                counts[state] = counts.get(state, 0) + n
+            # A deferred start was undone: STARTED counts the starts that stood.
+            if "DEFERRED" in counts:
+                counts["STARTED"] = counts.get("STARTED", 0) - counts.pop("DEFERRED")
             done = counts.get("SUCCESS", 0) + counts.get("FAILURE", 0)
-            out[name] = {
+            out[c.name] = {
                 "counts": counts,
                 "success_rate": round(counts.get("SUCCESS", 0) / done, 4) if done else None,
-                "runtime_ms": percentiles(raw[3 * i + 1]),
-                "wait_ms": percentiles(raw[3 * i + 2]),
+                "runtime_ms": c.runtime.percentiles_ms(),
+                "wait_ms": c.wait.percentiles_ms(),
             }
         return out
 
@@ -242,9 +245,11 @@ class TaskStatusManager:
         }
 
     # --- workers -------------------------------------------------------------------------
-    def heartbeat(self, hostname: str, info: Mapping[str, Any]) -> None:
+    def heartbeat(self, hostname: str, info: Mapping[str, Any], *, outage_retries: int = 0) -> None:
         now = time.time()
         pipe = self.redis.pipeline(transaction=False)
+        if outage_retries:
+            pipe.hincrby(self.keys.stats_recovery, "redis_outage_retries", outage_retries)
         pipe.hset(
             self.keys.worker(hostname),
             mapping={**{k: json.dumps(v) for k, v in info.items()}, "last_seen": json.dumps(now)},

@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 
+from backend.core import tracing
 from backend.core.clock import now_ms
 from backend.core.enums import Priority, QueueName
 from backend.core.errors import InvalidPriority, InvalidRequest, UnknownQueue, UnknownTask
@@ -50,6 +51,9 @@ class TaskRequest:
     # Fixed by the caller when the task is staged in the SQL outbox before it is published:
     # publishing it again then finds the record and creates nothing.
     task_id: str | None = None
+    # W3C trace context of the message (backend/core/tracing.py); by default a child of the
+    # current span (the API request, or the task that enqueues this one).
+    traceparent: str | None = None
 
 
 def row_task(task_name: str, row_id: str, *, owner: str, key: str) -> TaskRequest:
@@ -170,6 +174,7 @@ def build(v: Validated, key_space: Keys = keys, *, publish: bool = True) -> Prep
             args=req.args,
             kwargs=req.kwargs,
             eta=eta,
+            headers=trace_headers(req),
         )
         if publish
         else ""
@@ -227,6 +232,12 @@ def build(v: Validated, key_space: Keys = keys, *, publish: bool = True) -> Prep
         queue=queue,
         broker_priority=priority.broker_value,
     )
+
+
+def trace_headers(req: TaskRequest) -> dict[str, str] | None:
+    """The message's `traceparent` header: the request's own, else a child of the current span."""
+    traceparent = req.traceparent or tracing.child_header()
+    return {tracing.HEADER: traceparent} if traceparent else None
 
 
 def result_of(raw: Sequence[Any]) -> EnqueueResult:

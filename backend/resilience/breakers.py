@@ -32,6 +32,9 @@ from backend.core.settings import settings
 _BREAKER_SCRIPT = (Path(__file__).parent / "lua" / "breaker.lua").read_text()
 
 BreakerState = Literal["closed", "open", "half_open"]
+BreakerAction = Literal["open", "close", "reset"]
+# The gauge values of ltq_breaker_state.
+BREAKER_STATE_VALUES: dict[str, int] = {"closed": 0, "half_open": 1, "open": 2}
 
 
 @dataclass(frozen=True)
@@ -115,6 +118,13 @@ class CircuitBreaker:
     def record_failure(self, permit: Permit) -> None:
         self._run("failure", permit.token)
 
+    def force(self, action: BreakerAction, actor: str) -> BreakerState:
+        """An operator's `open` (held until closed), `close` or `reset` (counters cleared).
+        Returns the state it is in now."""
+        op = {"open": "force_open", "close": "force_close", "reset": "reset"}[action]
+        _, state, _ = self._run(op, actor)
+        return state
+
     def release(self, permit: Permit) -> None:
         """Give back a probe that will not call, so the next caller may probe at once."""
         if permit.probe:
@@ -147,6 +157,7 @@ def breaker_states(client: redis.Redis) -> dict[str, dict[str, Any]]:
             "window_calls": int(raw.get("win_calls", 0)),
             "window_failures": int(raw.get("win_failures", 0)),
             "opened_at": int(raw["opened_at"]) if raw.get("opened_at") else None,
+            "forced": bool(raw.get("forced")),
             "changed_at": int(raw["changed_at"]) if raw.get("changed_at") else None,
         }
     return out

@@ -35,7 +35,7 @@ def spread(delay_s: float, deferrals: int) -> float:
 def take_rate_limit(service: str, key: str | None = None) -> None:
     refusal = worker_rate_limiter().acquire(service, key)
     if refusal is not None:
-        raise CallDeferred(f"rate limit {refusal.limit}", refusal.retry_after_s)
+        raise CallDeferred(f"rate limit {refusal.limit}", refusal.retry_after_s, service=service)
 
 
 @contextmanager
@@ -50,7 +50,9 @@ def external_call(service: str, key: str | None = None) -> Iterator[None]:
     # use up the slots of the rate limit. A probe then refused a slot gives its token back.
     permit = breaker.allow()
     if not permit.allowed:
-        raise BreakerOpen(f"breaker {service} {permit.state}", permit.retry_after_s)
+        raise BreakerOpen(
+            f"breaker {service} {permit.state}", permit.retry_after_s, service=service
+        )
     try:
         take_rate_limit(service, key)
     except CallDeferred:

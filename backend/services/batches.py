@@ -275,3 +275,23 @@ def items(batch_id: str, *, offset: int, limit: int) -> list[dict[str, Any]]:
         }
         for row in rows
     ]
+
+
+def recent(limit: int = 20) -> list[dict[str, Any]]:
+    """The newest batches, for operators (the console): counts and status, no e-mail or URL."""
+    with session_scope() as session:
+        rows = session.scalars(select(Batch).order_by(Batch.created_at.desc()).limit(limit)).all()
+        return [
+            {
+                "batch_id": b.id,
+                "owner": b.owner,
+                "total": b.total,
+                "done": b.done,
+                "failed": b.failed,
+                "pending": b.total - b.done - b.failed,
+                "status": b.status,
+                "created_at": b.created_at.isoformat(),
+                "completed_at": b.completed_at.isoformat() if b.completed_at else None,
+            }
+            for b in rows
+        ]

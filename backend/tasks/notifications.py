@@ -11,12 +11,14 @@ from typing import Any
 import httpx
 
 from backend.adapters import mailer
+from backend.adapters.redis_clients import get_redis
 from backend.core.db.models import Batch, Case, Document, Report
 from backend.core.db.session import session_scope
 from backend.core.enums import BatchStatus, NotificationKind
 from backend.core.errors import CallbackRefused, PermanentTaskError
 from backend.core.settings import settings
 from backend.domain.notifications import render_email
+from backend.platform import failure_alerts
 from backend.resilience import effects
 from backend.resilience.external_calls import external_call
 from backend.services import webhooks
@@ -72,16 +74,21 @@ def _recipients_and_context(kind: str, subject_id: str) -> tuple[list[str], dict
                 "link": f"{base}/api/reports/{report.id}/download",
             }
     if kind == NotificationKind.TASK_FAILED:
-        record = status_manager().get(subject_id)
-        if record is None:
-            raise PermanentTaskError(f"task {subject_id} not found")
-        error = record.get("error") or {}
+        # The failures of one task name in one alert window (backend/platform/failure_alerts).
+        window = failure_alerts.window_summary(get_redis(), subject_id)
+        if not window["count"]:
+            raise PermanentTaskError(f"no failures recorded for {subject_id}")
+        last = status_manager().get(window["task_ids"][-1]) or {}
+        error = last.get("error") or {}
         return list(settings.mail.operator_emails), {
-            "task_name": record["name"],
-            "task_id": subject_id,
+            "task_name": window["task_name"],
+            "count": window["count"],
+            "window_minutes": max(1, round(window["window_s"] / 60)),
+            "task_ids": window["task_ids"],
+            "more": window["count"] - len(window["task_ids"]),
             "error_type": error.get("type", ""),
             "error_message": error.get("message", ""),
-            "attempts": record["attempts"],
+            "attempts": last.get("attempts", 0),
         }
     raise PermanentTaskError(f"unknown notification kind {kind!r}")
 

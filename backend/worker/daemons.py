@@ -8,10 +8,11 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from backend.adapters.redis_clients import get_redis
+from backend.adapters.redis_clients import get_redis, take_outage_retries
 from backend.core.logging import get_logger
 from backend.core.settings import settings
 from backend.platform.recovery.orphans import OrphanSweep
+from backend.worker import queue_controls
 from backend.worker.context import reaper, status_manager
 
 log = get_logger(__name__)
@@ -56,14 +57,16 @@ def reaper_interval() -> float:
     return settings.recovery.reaper_interval_s * random.uniform(0.8, 1.2)
 
 
-def start(hostname: str, info: dict[str, Any]) -> list[Periodic]:
-    """Start the heartbeat (what /ready and the reaper read) and the reaper."""
+def start(hostname: str, info: Callable[[], dict[str, Any]]) -> list[Periodic]:
+    """Start the heartbeat (what /ready, the reaper, the metrics and the console read: `info()`
+    has the pool's size and busy slots now) and the reaper."""
+
+    def beat() -> None:
+        status_manager().heartbeat(hostname, info(), outage_retries=take_outage_retries())
+        queue_controls.reconcile(hostname)
+
     threads = [
-        Periodic(
-            "heartbeat",
-            lambda: status_manager().heartbeat(hostname, info),
-            lambda: settings.recovery.worker_heartbeat_s,
-        ),
+        Periodic("heartbeat", beat, lambda: settings.recovery.worker_heartbeat_s),
         Periodic("reaper", reap, reaper_interval),
     ]
     for thread in threads:

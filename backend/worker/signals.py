@@ -3,25 +3,32 @@ of each message, revocations, and starting and stopping the daemon threads."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from typing import Any
 
 from celery.signals import (
+    celeryd_after_setup,
     setup_logging,
+    task_postrun,
+    task_prerun,
     task_received,
     task_revoked,
     worker_init,
     worker_ready,
     worker_shutdown,
 )
+from celery.worker import state as worker_state
 
 from backend.adapters.redis_clients import retry_through_outages
+from backend.core import tracing
 from backend.core.clock import now_ms
 from backend.core.enums import Transition
 from backend.core.logging import configure_logging, get_logger
+from backend.core.sentry import init_sentry
 from backend.core.settings import settings
-from backend.worker import context, daemons
+from backend.worker import context, daemons, queue_controls
 from backend.worker.task import TrackedTask
 
 log = get_logger(__name__)
@@ -37,6 +44,41 @@ def _ride_out_redis_outages(**_: Any) -> None:
     # In the main process before the pool forks, so every child inherits it.
     retry_through_outages(settings.redis.worker_redis_outage_retry_s)
     context.reset()
+    init_sentry(_sentry_integrations, component="worker")
+
+
+def _sentry_integrations() -> list[object]:
+    from sentry_sdk.integrations.celery import CeleryIntegration
+
+    return [CeleryIntegration()]
+
+
+# The trace of the task running in this process (task_prerun to task_postrun).
+_traces: dict[str, contextlib.ExitStack] = {}
+
+
+@task_prerun.connect
+def _bind_trace(task_id: str | None = None, task: Any = None, **_: Any) -> None:
+    """The task's log lines carry its message's trace (a child span of whoever enqueued it);
+    tasks it enqueues continue that trace."""
+    if not task_id or task is None:
+        return
+    parent = getattr(task.request, tracing.HEADER, None)
+    stack = contextlib.ExitStack()
+    stack.enter_context(tracing.traced(tracing.start(parent)))
+    _traces[task_id] = stack
+
+
+@task_postrun.connect
+def _unbind_trace(task_id: str | None = None, **_: Any) -> None:
+    stack = _traces.pop(task_id or "", None)
+    if stack is not None:
+        stack.close()
+
+
+@celeryd_after_setup.connect
+def _leave_out_paused_queues(instance: Any = None, **_: Any) -> None:
+    queue_controls.leave_out_paused(instance.app)
 
 
 @task_received.connect
@@ -89,6 +131,7 @@ def _start_worker_threads(sender: Any = None, **_: Any) -> None:
     global _hostname
     controller = sender.controller
     queues = sorted(q.name for q in sender.task_consumer.queues) if sender.task_consumer else []
+    autoscaler = getattr(sender, "autoscaler", None)
     info = {
         "pid": os.getpid(),
         "queues": queues,
@@ -96,9 +139,23 @@ def _start_worker_threads(sender: Any = None, **_: Any) -> None:
         "pool": type(controller.pool).__module__.rsplit(".", 1)[-1],
         "started_at": time.time(),
         "instance": context.worker_instance(),
+        "autoscale": [autoscaler.min_concurrency, autoscaler.max_concurrency]
+        if autoscaler
+        else None,
     }
+
+    def live_info() -> dict[str, Any]:
+        # Read at each heartbeat: the autoscaler changes the pool's size.
+        try:
+            processes = int(controller.pool.num_processes)
+        except (AttributeError, TypeError, ValueError):
+            processes = int(controller.concurrency)
+        return {**info, "pool_processes": processes, "busy": len(worker_state.active_requests)}
+
     _hostname = sender.hostname
-    _threads[:] = daemons.start(sender.hostname, info)
+    queue_controls.bind(sender, queues)
+    info["queues"] = queue_controls.configured(queues)
+    _threads[:] = daemons.start(sender.hostname, live_info)
 
 
 @worker_shutdown.connect

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from celery import Task
 from celery.exceptions import Ignore, Reject, Retry
 
+from backend.adapters.redis_clients import take_outage_retries
 from backend.core.enums import TaskState, Transition, TransitionOutcome
 from backend.core.errors import TaskCancelled
 from backend.core.logging import get_logger
@@ -55,6 +56,8 @@ class TrackedTask(Task):  # type: ignore[misc]
                 "max_attempts": str(spec.retry.max_attempts),
                 "received_at": getattr(req, "received_at", None),
                 "worker_instance": getattr(req, "worker_instance", None),
+                # Outage retries this process made, counted with the first write that works.
+                "_outage_retries": take_outage_retries() or None,
             },
         )
         if outcome.outcome == TransitionOutcome.FINAL:

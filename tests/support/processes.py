@@ -23,6 +23,7 @@ class WorkerProcess:
         pool: str = "prefork",
         env: dict[str, str] | None = None,
         hostname: str | None = None,
+        autoscale: tuple[int, int] | None = None,
     ) -> None:
         from backend.devtools.commands import worker_command
 
@@ -30,7 +31,7 @@ class WorkerProcess:
         self.log = tmp_dir() / f"{self.hostname}.log"
         self.cmd = worker_command(
             queues=queues, concurrency=concurrency, pool=pool, hostname=self.hostname,
-            loglevel="WARNING",
+            loglevel="WARNING", autoscale=autoscale,
         )  # fmt: skip
         self.proc: subprocess.Popen[bytes] | None = None
         self.env = {**os.environ, **(env or {})}

@@ -2,7 +2,11 @@
 -- Final states (SUCCESS, FAILURE, REVOKED) are sticky: a late or duplicate event cannot undo them.
 -- KEYS: 1 task hash, 2 history
 -- ARGV: 1 prefix, 2 task_id, 3 event, 4 now_ms, 5 history detail, 6 history max,
---       7 record ttl s, 8 sample size, 9.. field/value pairs to set
+--       7 record ttl s, 8.. field/value pairs to set (fields starting with '_' are
+--       instructions, never stored: _running_on, _deferral, _outage_retries)
+-- Metrics ride along in the same call (backend/platform/metrics.py reads them): transition
+-- counters per state and queue, run and wait time histograms (bucket counters, bounds from
+-- backend/platform/histograms.py), final failures by error type, deferrals by cause.
 -- events: started (also records RECEIVED when given received_at), progress, retry, deferred
 --         (sent back by a rate limit or an open breaker: the attempt it started is undone),
 --         success, failure, revoked, cancel
@@ -10,9 +14,21 @@
 --   outcome: 'ok' | 'final' (already finished; nothing changed) | 'missing' | 'running'
 --            (cancel refused) | 'ignored' (progress outside a run) | 'stale' (see _running_on)
 local prefix, task_id, event, now_ms = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
-local hist_max, ttl, samples = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
+local hist_max, ttl = tonumber(ARGV[6]), tonumber(ARGV[7])
 local updates = {}
-for i = 9, #ARGV, 2 do updates[ARGV[i]] = ARGV[i + 1] end
+for i = 8, #ARGV, 2 do updates[ARGV[i]] = ARGV[i + 1] end
+local BOUNDS = --[[BOUNDS]]
+
+-- One observation of a histogram: its bucket's counter and the sum, two commands.
+local function observe(key, ms)
+  if ms < 0 then ms = 0 end
+  local bucket = #BOUNDS
+  for j = 1, #BOUNDS do
+    if ms <= BOUNDS[j] then bucket = j - 1; break end
+  end
+  redis.call('HINCRBY', key, bucket, 1)
+  redis.call('HINCRBY', key, 'sum', ms)
+end
 
 local cur = redis.call('HMGET', KEYS[1], 'state', 'name', 'queue', 'owner', 'created_at',
   'started_at', 'first_started_at', 'attempts', 'max_attempts', 'policy')
@@ -48,6 +64,12 @@ end
 -- child). A run the task has since moved on from (redelivered, deferred) makes it 'stale'.
 local running_on = updates['_running_on']
 updates['_running_on'] = nil
+local deferral, outage_retries = updates['_deferral'], updates['_outage_retries']
+updates['_deferral'] = nil; updates['_outage_retries'] = nil
+if outage_retries then
+  redis.call('HINCRBY', prefix .. 'stats:recovery', 'redis_outage_retries', outage_retries)
+end
+local queue = cur[3] or 'unknown'
 if running_on and ((state ~= 'STARTED' and state ~= 'PROGRESS')
     or redis.call('HGET', KEYS[1], 'worker_instance') ~= running_on) then
   return {'stale', state, attempts, max_attempts, policy}
@@ -79,8 +101,7 @@ if event == 'started' then
     updates['first_started_at'] = tostring(now_ms)
     local wait = now_ms - tonumber(cur[5])
     updates['wait_ms'] = tostring(wait)
-    local wkey = prefix .. 'stats:wait:' .. name
-    if redis.call('LPUSH', wkey, wait) > samples then redis.call('LTRIM', wkey, 0, samples - 1) end
+    observe(prefix .. 'stats:hist:wait:' .. name, wait)
   end
 elseif event == 'progress' then
   if state ~= 'STARTED' and state ~= 'PROGRESS' then
@@ -96,19 +117,19 @@ elseif event == 'deferred' then
   new_state = 'RETRY'
   attempts = math.max(0, attempts - 1)
   updates['attempts'] = tostring(attempts)
-  redis.call('HINCRBY', prefix .. 'stats:counts:' .. name, 'STARTED', -1)
+  -- Counters only grow (Prometheus): the undone start is counted as DEFERRED.
+  redis.call('HINCRBY', prefix .. 'stats:counts:' .. name, 'DEFERRED|' .. queue, 1)
+  if deferral then redis.call('HINCRBY', prefix .. 'stats:deferrals', deferral, 1) end
 elseif event == 'success' or event == 'failure' or event == 'revoked' then
   new_state = (event == 'success' and 'SUCCESS') or (event == 'failure' and 'FAILURE') or 'REVOKED'
   updates['finished_at'] = tostring(now_ms)
   if cur[6] then
     local runtime = now_ms - tonumber(cur[6])
     updates['runtime_ms'] = tostring(runtime)
-    if event == 'success' then
-      local rkey = prefix .. 'stats:runtime:' .. name
-      if redis.call('LPUSH', rkey, runtime) > samples then
-        redis.call('LTRIM', rkey, 0, samples - 1)
-      end
-    end
+    if event ~= 'revoked' then observe(prefix .. 'stats:hist:run:' .. name, runtime) end
+  end
+  if event == 'failure' then
+    redis.call('HINCRBY', prefix .. 'stats:failures:' .. name, updates['error_type'] or 'unknown', 1)
   end
   local minute = math.floor(now_ms / 60000)
   local tkey = prefix .. 'stats:tp:' .. minute
@@ -132,7 +153,7 @@ if new_state ~= state then
   redis.call('ZADD', prefix .. 'idx:state:' .. new_state, score, task_id)
   if event == 'started' or event == 'retry' or new_state == 'SUCCESS' or new_state == 'FAILURE'
       or new_state == 'REVOKED' then
-    redis.call('HINCRBY', prefix .. 'stats:counts:' .. name, new_state, 1)
+    redis.call('HINCRBY', prefix .. 'stats:counts:' .. name, new_state .. '|' .. queue, 1)
   end
 end
 if new_state == 'SUCCESS' or new_state == 'FAILURE' or new_state == 'REVOKED' then

@@ -135,7 +135,12 @@ class OrphanSweep:
         target = self.keys.broker_queue(record["queue"], priority.broker_value)
         return bool(
             self._republish(
-                keys=[self.keys.task(task_id), self.keys.history(task_id), target],
+                keys=[
+                    self.keys.task(task_id),
+                    self.keys.history(task_id),
+                    target,
+                    self.keys.stats_recovery,
+                ],
                 args=[state, last, message, entry],
             )
         )

@@ -176,7 +176,8 @@ class Reaper:
         expected = [item for pair in action.expect.items() for item in pair]
         done = self._requeue(
             keys=[self.keys.broker_unacked, self.keys.broker_unacked_index, target,
-                  self.keys.task(delivery.task_id), self.keys.history(delivery.task_id)],
+                  self.keys.task(delivery.task_id), self.keys.history(delivery.task_id),
+                  self.keys.stats_recovery],
             args=[delivery.tag, json.dumps(message), entry, repr(delivery.score), *expected],
         )  # fmt: skip
         return bool(done)

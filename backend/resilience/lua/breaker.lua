@@ -1,11 +1,13 @@
 -- One circuit breaker shared by every worker: decide or record in a single round trip.
 -- KEYS: 1 breaker hash, 2 probe token key, 3 audit stream
--- ARGV: 1 op (allow | success | failure | release), 2 now_ms, 3 fail_max, 4 failure_ratio, 5 min_calls,
+-- ARGV: 1 op (allow | success | failure | release | force_open | force_close | reset), 2 now_ms, 3 fail_max, 4 failure_ratio, 5 min_calls,
 --       6 window_ms, 7 cooldown_ms, 8 probe_timeout_ms, 9 probe token, 10 events channel,
 --       11 breaker name
 -- returns {decision, state, retry_after_ms}
 --   allow:   decision 'allow' | 'probe' (the one half-open call) | 'deny'
 --   success/failure/release: decision 'recorded'
+--   force_open/force_close/reset (an operator; ARGV[9] names who): decision 'recorded'.
+--   A forced open holds (no probe) until an operator closes or resets it.
 -- Each state change is published on the events channel and appended to the audit stream.
 local op, now = ARGV[1], tonumber(ARGV[2])
 local fail_max, ratio, min_calls = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
@@ -13,7 +15,7 @@ local window, cooldown, probe_timeout = tonumber(ARGV[6]), tonumber(ARGV[7]), to
 local token, channel, name = ARGV[9], ARGV[10], ARGV[11]
 
 local cur = redis.call('HMGET', KEYS[1], 'state', 'opened_at', 'consecutive', 'win_start',
-  'win_calls', 'win_failures')
+  'win_calls', 'win_failures', 'forced')
 local state = cur[1] or 'closed'
 local opened_at = tonumber(cur[2] or '0')
 local consecutive = tonumber(cur[3] or '0')
@@ -40,8 +42,25 @@ local function change(new_state, reason)
   state = new_state
 end
 
+if op == 'force_open' then
+  redis.call('HSET', KEYS[1], 'forced', 1)
+  redis.call('DEL', KEYS[2])
+  change('open', 'opened by ' .. token)
+  return {'recorded', state, 0}
+end
+if op == 'force_close' or op == 'reset' then
+  redis.call('HDEL', KEYS[1], 'forced')
+  change('closed', (op == 'reset' and 'reset by ' or 'closed by ') .. token)
+  if op == 'reset' then
+    redis.call('HSET', KEYS[1], 'consecutive', 0, 'win_start', now, 'win_calls', 0, 'win_failures', 0)
+    redis.call('DEL', KEYS[2])
+  end
+  return {'recorded', state, 0}
+end
+
 if op == 'allow' then
   if state == 'closed' then return {'allow', state, 0} end
+  if cur[7] then return {'deny', state, cooldown} end
   local reopen_at = opened_at + cooldown
   if now < reopen_at then return {'deny', state, reopen_at - now} end
   -- Cool-down over: exactly one caller gets the probe token; the rest wait for its verdict.

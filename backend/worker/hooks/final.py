@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from backend.adapters.redis_clients import get_redis
 from backend.core.enums import NotificationKind
 from backend.core.logging import get_logger
 from backend.core.settings import settings
-from backend.platform import dead_letters
+from backend.platform import dead_letters, failure_alerts
 from backend.worker.context import status_manager, task_service
 from backend.worker.hooks.base import FinalFailure, TaskHook
 
@@ -49,7 +50,9 @@ class SettleDomainRow(TaskHook):
 
 
 class AlertOperators(TaskHook):
-    """E-mails the operators once about a task that failed for good."""
+    """E-mails the operators about tasks that failed for good: at most one e-mail per task
+    name per ALERT_WINDOW_S, sent when the window closes, with the count
+    (backend/platform/failure_alerts.py)."""
 
     def on_final_failure(self, task: TrackedTask, failure: FinalFailure) -> None:
         # A failing e-mail cannot report itself by e-mail: no alert loops.
@@ -58,12 +61,17 @@ class AlertOperators(TaskHook):
         if not settings.mail.operator_emails:
             return
         try:
+            window = failure_alerts.count_failure(get_redis(), task.name, failure.task_id)
+            if not window.opened:
+                return  # counted; the window's e-mail is already due
+            subject = failure_alerts.subject_of(window)
             task_service().enqueue(
                 "notifications.send_email",
-                [NotificationKind.TASK_FAILED, failure.task_id],
+                [NotificationKind.TASK_FAILED, subject],
                 priority="HIGH",
+                countdown=failure_alerts.delay_s(window),
                 correlation_id=failure.task_id,
-                idempotency_key=f"notify:task_failed:{failure.task_id}",
+                idempotency_key=f"notify:task_failed:{subject}",
             )
         except Exception as exc:  # the failure itself is recorded; the alert is best effort
             log.warning(

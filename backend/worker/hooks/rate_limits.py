@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from backend.core.enums import Transition
-from backend.core.errors import CallDeferred
+from backend.core.enums import DeferralCause, Transition
+from backend.core.errors import BreakerOpen, CallDeferred
 from backend.platform.catalogue import spec_for
 from backend.resilience.external_calls import spread, take_rate_limit
 from backend.worker.context import status_manager
@@ -34,9 +34,11 @@ class Deferral(TaskHook):
         if not isinstance(exc, CallDeferred):
             return None
         delay = spread(exc.delay_s, task.request.retries or 0)
+        cause = DeferralCause.BREAKER if isinstance(exc, BreakerOpen) else DeferralCause.RATE_LIMIT
         status_manager().transition(
             attempt.task_id,
             Transition.DEFERRED,
             detail=f"deferred: {exc.reason}, retry in {delay}s",
+            fields={"_deferral": f"{cause}|{exc.service or 'unknown'}"},
         )
         return task.retry(countdown=delay, max_retries=None)  # type: ignore[no-any-return]

@@ -207,7 +207,7 @@ def test_health_ready_docs_metrics(app_client: Any, worker: Any) -> None:
     spec = app_client.get("/openapi.json").json()
     assert "/api/tasks/{task_id}" in spec["paths"] and "/api/tasks/stats" in spec["paths"]
     metrics = app_client.get("/metrics").text
-    assert "queue_depth" in metrics and "http_requests_total" in metrics
+    assert "ltq_queue_depth" in metrics and "ltq_http_requests_total" in metrics
 
 
 def test_stream_follows_a_running_task_to_the_end(

@@ -33,32 +33,43 @@ def decoded(message: Message) -> tuple[str, str]:
     return subject, body
 
 
-def test_final_failure_emails_the_operators_once(
+def test_failures_in_a_window_are_one_email_with_the_count(
     redis_client: Any, worker: Any, worker_factory: Any, mailbox: Any
 ) -> None:
     service = CeleryTaskService(redis_client)
-    # This worker alerts on failure; the shared one (which sends the e-mail) does not.
+    # This worker alerts on failure (a 4 s window); the shared one sends the e-mail.
     alerting = worker_factory(
-        ["reports"], concurrency=1, env={"NOTIFY_OPERATORS_ON_FAILURE": "true"}
+        ["reports"],
+        concurrency=2,
+        env={"NOTIFY_OPERATORS_ON_FAILURE": "true", "ALERT_WINDOW_S": "4"},
     )
     try:
-        failed = service.enqueue(
-            "testing.always_fail", [uuid.uuid4().hex], queue="reports",
-            retry_policy={"max_attempts": 1},
-        )  # fmt: skip
-        wait_for_state(service.status.get, failed, {"FAILURE"})
+        failed = [
+            service.enqueue(
+                "testing.always_fail",
+                [uuid.uuid4().hex],
+                queue="reports",
+                retry_policy={"max_attempts": 1},
+            )
+            for _ in range(6)
+        ]
+        for task_id in failed:
+            wait_for_state(service.status.get, task_id, {"FAILURE"})
         deadline = time.monotonic() + 30
         alerts: list[Message] = []
         while time.monotonic() < deadline and not alerts:
-            alerts = [m for m in mailbox.messages if failed in decoded(m)[1]]
+            alerts = [m for m in mailbox.messages if failed[0] in decoded(m)[1]]
             time.sleep(0.1)
-        time.sleep(1)  # a duplicate would arrive within this
-        alerts = [m for m in mailbox.messages if failed in decoded(m)[1]]
+        time.sleep(1)  # a second e-mail for the same window would arrive within this
+        alerts = [m for m in mailbox.messages if any(t in decoded(m)[1] for t in failed)]
     finally:
         alerting.stop()
     assert len(alerts) == 1
     assert alerts[0]["To"] == "ops@example.com"
-    assert "testing.always_fail" in decoded(alerts[0])[0]
+    subject, body = decoded(alerts[0])
+    assert subject == "[falha] 6 execução(ões) de testing.always_fail falharam em 1 min"
+    assert all(task_id in body for task_id in failed)
+    assert "RuntimeError: this task always fails" in body
 
 
 @pytest.fixture()

@@ -21,7 +21,10 @@ CONTEXTS: dict[str, dict[str, object]] = {
     },
     "task_failed": {
         "task_name": "triage.classify_case",
-        "task_id": "3f2a9c1e",
+        "count": 12,
+        "window_minutes": 5,
+        "task_ids": ["3f2a9c1e", "77aa01bc"],
+        "more": 10,
         "error_type": "TimeoutError",
         "error_message": "provedor não respondeu em 30s",
         "attempts": 5,
@@ -57,9 +60,10 @@ def test_triage_completed_content() -> None:
 
 def test_task_failed_content_for_operators() -> None:
     email = render_email("task_failed", CONTEXTS["task_failed"])
-    assert email.subject == "[falha] Tarefa triage.classify_case falhou após 5 tentativa(s)"
+    assert email.subject == "[falha] 12 execução(ões) de triage.classify_case falharam em 5 min"
     assert "TimeoutError: provedor não respondeu em 30s" in email.text
-    assert "3f2a9c1e" in email.html
+    assert "- 3f2a9c1e\n- 77aa01bc\n... e mais 10." in email.text
+    assert "3f2a9c1e" in email.html and "e mais 10" in email.html
 
 
 def test_html_is_escaped_but_text_is_not() -> None:
