@@ -25,6 +25,7 @@ from backend.api.routes import (
     triage,
 )
 from backend.core.logging import configure_logging
+from backend.core.security.config_check import Process, guard
 from backend.core.settings import settings
 from backend.platform.metrics import REGISTRY
 
@@ -42,6 +43,7 @@ ROUTERS = (
 
 
 def create_app() -> FastAPI:
+    guard(Process.API)  # in production, a fatal configuration verdict stops the process here
     configure_logging(settings.app.log_level, json_output=settings.app.log_json)
     app = FastAPI(
         title="Legal triage: background processing",

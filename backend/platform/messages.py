@@ -95,6 +95,15 @@ def build_message(
     return orjson.dumps(envelope).decode()
 
 
+# Message headers naming who submitted a task; Celery hands them to the task as request
+# attributes (backend/worker/ownership.py reads them).
+OWNER_HEADER, OWNER_ROLE_HEADER = "ltq_owner", "ltq_owner_role"
+
+
+def owner_headers(owner: str | None, role: str | None) -> dict[str, str]:
+    return {OWNER_HEADER: owner or "", OWNER_ROLE_HEADER: role or ""}
+
+
 def eta_from(countdown_s: float | None, eta: datetime | None) -> datetime | None:
     if eta is not None:
         return eta if eta.tzinfo else eta.replace(tzinfo=UTC)

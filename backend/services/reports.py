@@ -22,6 +22,7 @@ from backend.core.db.models import Case, Report, utcnow
 from backend.core.db.session import session_scope
 from backend.core.enums import NotificationKind, QueueName
 from backend.core.errors import InvalidRequest
+from backend.core.security.ids import derived_uuid
 from backend.core.settings import settings
 from backend.domain.reports import REPORT_FORMATS, OperationsReport, TaskSample, build_report
 from backend.platform.enqueue import CeleryTaskService
@@ -32,8 +33,6 @@ from backend.platform.submissions import TaskRequest, check_idempotency_key
 TASK_NAME = "reports.generate_operations_report"
 MAX_PERIOD_HOURS = 720
 PENDING, READY = "pending", "ready"
-# Fixed namespace of report ids derived from idempotency keys; changing it breaks replays.
-_REPORT_NAMESPACE = uuid.UUID("0c7b5a52-8f0e-4d8e-9a49-5d1f6c2b3e07")
 _SAMPLE_FIELDS = ("name", "queue", "state", "wait_ms", "runtime_ms", "error_type")
 
 
@@ -72,9 +71,7 @@ def request_report(
     if idempotency_key is not None:
         check_idempotency_key(idempotency_key)
     report_id = (
-        str(uuid.uuid5(_REPORT_NAMESPACE, f"{owner}\n{idempotency_key}"))
-        if idempotency_key
-        else str(uuid.uuid4())
+        derived_uuid("report", owner, idempotency_key) if idempotency_key else str(uuid.uuid4())
     )
     try:
         with session_scope() as session:

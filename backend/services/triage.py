@@ -23,13 +23,12 @@ from sqlalchemy.orm import Session
 from backend.core.db.models import Batch, Case, OutboxEntry
 from backend.core.db.session import session_scope
 from backend.core.errors import Conflict
+from backend.core.security.ids import derived_uuid
 from backend.platform.enqueue import CeleryTaskService
 from backend.platform.outbox import Outbox, stage
 from backend.platform.submissions import TaskRequest, check_idempotency_key, row_task
 
 TRIAGE_TASK = "triage.classify_case"
-# Fixed namespace of the case ids derived from idempotency keys; changing it breaks replays.
-_CASE_NAMESPACE = uuid.UUID("6f1d0c53-3b0e-4a53-9a57-3c1f2f1f7a10")
 _CLAIM_ATTEMPTS = 3
 
 
@@ -60,8 +59,11 @@ class _Claimed:
 
 def case_id_for(owner: str, idempotency_key: str, position: int | None = None) -> str:
     """The case id a user's idempotency key stands for (per position within a batch)."""
-    name = f"{owner}\n{idempotency_key}" + ("" if position is None else f"\n{position}")
-    return str(uuid.uuid5(_CASE_NAMESPACE, name))
+    # HMAC under ID_SECRET: a case id cannot be computed from the (user, key) it stands for.
+    parts = (
+        (owner, idempotency_key) if position is None else (owner, idempotency_key, str(position))
+    )
+    return derived_uuid("case", *parts)
 
 
 def _matches(case: Case, owner: str, draft: CaseDraft) -> bool:

@@ -189,7 +189,7 @@ def test_concurrent_requests_with_one_idempotency_key_make_one_task(
 
     def call(_: int) -> Any:
         body = {"name": "testing.flaky", "args": [key, 0], "queue": "reports"}
-        return submit(app_client, tokens["alice"], body, **{"Idempotency-Key": key})
+        return submit(app_client, tokens["operator"], body, **{"Idempotency-Key": key})
 
     with ThreadPoolExecutor(max_workers=20) as pool:
         responses = list(pool.map(call, range(20)))
