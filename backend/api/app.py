@@ -14,6 +14,7 @@ from backend.api.lifespan import lifespan
 from backend.api.middleware.body_limit import BodyLimitMiddleware
 from backend.api.middleware.metrics import RequestMetricsMiddleware
 from backend.api.middleware.rate_limit import limit_submissions
+from backend.api.middleware.request_id import RequestIdMiddleware
 from backend.api.routes import (
     batches,
     dead_letters,
@@ -21,6 +22,7 @@ from backend.api.routes import (
     documents,
     health,
     reports,
+    security,
     tasks,
     triage,
 )
@@ -39,6 +41,7 @@ ROUTERS = (
     triage.router,
     reports.router,
     dev.router,
+    security.router,
 )
 
 
@@ -66,6 +69,7 @@ def create_app() -> FastAPI:
         max_body=settings.api.max_body_bytes,
         path_limits={documents.UPLOAD_PATH: documents.UPLOAD_BODY_LIMIT},
     )
+    app.add_middleware(RequestIdMiddleware)
     app.add_middleware(RequestMetricsMiddleware)  # added last: runs first, sees every answer
     return app
 

@@ -259,9 +259,12 @@ class TaskStatusManager:
         pipe.zrem(self.keys.workers, hostname)
         pipe.execute()
 
-    def live_workers(self) -> list[dict[str, Any]]:
+    def live_workers(self, *, prune: bool = False) -> list[dict[str, Any]]:
+        """Workers with a fresh heartbeat. Read-only unless `prune` (the reaper's pass drops
+        stale entries; a metrics scrape or a public health check never writes)."""
         cutoff = time.time() - settings.recovery.worker_heartbeat_ttl_s
-        self.redis.zremrangebyscore(self.keys.workers, "-inf", cutoff)
+        if prune:
+            self.redis.zremrangebyscore(self.keys.workers, "-inf", cutoff)
         hostnames = [str(h) for h in self.redis.zrangebyscore(self.keys.workers, cutoff, "+inf")]  # type: ignore[union-attr]
         pipe = self.redis.pipeline(transaction=False)
         for hostname in hostnames:

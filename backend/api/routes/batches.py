@@ -18,7 +18,8 @@ from backend.api.schemas.triage import (
     TriageBatchCreate,
     TriageCreate,
 )
-from backend.api.streams import batch_events, sse_response
+from backend.api.streams import batch_events
+from backend.api.streams.limits import limited_stream
 from backend.core.errors import (
     BatchNotFound,
     BatchTooLarge,
@@ -152,4 +153,4 @@ async def stream_batch(
     """Server-Sent Events: `batch_progress` with the counts (now, then whenever they change),
     and `batch_completed` with the final counts, after which the stream ends."""
     await _visible_batch(batch_id, principal)
-    return sse_response(batch_events(request, batch_id))
+    return await limited_stream(request, principal, batch_events(request, batch_id))

@@ -7,6 +7,7 @@ spec's queue, at most at the spec's `client_max_priority`.
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
@@ -35,7 +36,8 @@ from backend.api.schemas.tasks import (
     TaskStatusOut,
     accepted,
 )
-from backend.api.streams import follow_task, sse_response
+from backend.api.streams import follow_task
+from backend.api.streams.limits import last_event_id, limited_stream
 from backend.core.enums import (
     AuditAction,
     AuditOutcome,
@@ -57,6 +59,7 @@ from backend.core.security.tokens import Principal
 from backend.platform.audit import AuditContext
 from backend.platform.catalogue import TASK_SPECS, TaskSpec
 from backend.platform.outbox import Outbox
+from backend.platform.records import for_client
 from backend.platform.status import TaskFilter
 from backend.platform.submissions import TaskRequest, parse_priority
 from backend.services.ownership import owners_of
@@ -81,6 +84,11 @@ async def visible_task(
             )
         raise TaskNotFound(task_id)
     return record
+
+
+def shown_to(principal: Principal, record: dict[str, Any]) -> dict[str, Any]:
+    """Operators see a task record whole; clients without host names or raw error text."""
+    return record if principal.sees_everything else for_client(record)
 
 
 async def _check_client_submission(
@@ -195,7 +203,7 @@ async def list_tasks(
         page = await run_in_threadpool(status_manager.list_tasks, flt, limit=limit, cursor=cursor)
     except ValueError as exc:
         raise InvalidRequest(str(exc)) from None
-    return {"items": page.items, "next_cursor": page.next_cursor}
+    return {"items": [shown_to(principal, r) for r in page.items], "next_cursor": page.next_cursor}
 
 
 @router.get("/stats")
@@ -233,7 +241,7 @@ async def retry_task(
 async def get_task(
     task_id: str, principal: CurrentUser, ctx: AuditCtx, reader: ReaderDep
 ) -> dict[str, Any]:
-    return await visible_task(reader, task_id, principal, ctx)
+    return shown_to(principal, await visible_task(reader, task_id, principal, ctx))
 
 
 @router.delete("/{task_id}", response_model=CancelOut)
@@ -263,11 +271,22 @@ async def stream_task(
 ) -> EventSourceResponse:
     """Server-Sent Events: a `status` snapshot, then one event per transition until it finishes."""
     await visible_task(reader, task_id, principal, ctx)
+    seen = last_event_id(request)
 
     async def events() -> AsyncIterator[dict[str, str]]:
+        # Event ids count the task's history: a reconnect with `Last-Event-ID` equal to the
+        # snapshot's id skips a snapshot the client has already seen.
+        seq = 0
         async for event in follow_task(
             request.app.state.redis, reader, task_id, is_disconnected=request.is_disconnected
         ):
-            yield {"event": event.event, "data": event.raw}
+            if event.snapshot:
+                seq = len(event.data.get("history") or [])
+                if seen == str(seq):
+                    continue
+            else:
+                seq += 1
+            data = event.raw if principal.sees_everything else json.dumps(for_client(event.data))
+            yield {"event": event.event, "data": data, "id": str(seq)}
 
-    return sse_response(events())
+    return await limited_stream(request, principal, events())

@@ -14,7 +14,8 @@ from starlette.concurrency import run_in_threadpool
 
 from backend.api.deps import CurrentUser, IdempotencyKey, ReaderDep, TaskServiceDep
 from backend.api.schemas.triage import CaseOut, TriageAccepted, TriageCreate
-from backend.api.streams import case_events, sse_response
+from backend.api.streams import case_events
+from backend.api.streams.limits import limited_stream
 from backend.core.enums import CaseStatus
 from backend.core.errors import (
     CaseNotFound,
@@ -104,4 +105,4 @@ async def stream_case(
     """Server-Sent Events: `triage_started` (once), `triage_update` (queued, progress, retry),
     then `triage_completed` with the triage, or `triage_failed` with the error."""
     case = await _visible_case(case_id, principal)
-    return sse_response(case_events(request, case, reader))
+    return await limited_stream(request, principal, case_events(request, case, reader))
