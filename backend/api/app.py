@@ -5,10 +5,11 @@
 
 from __future__ import annotations
 
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from backend.api.auth import require_metrics_access
 from backend.api.errors import install_error_handlers
 from backend.api.lifespan import lifespan
 from backend.api.middleware.body_limit import BodyLimitMiddleware
@@ -61,7 +62,10 @@ def create_app() -> FastAPI:
         app.include_router(router)
 
     @app.get("/metrics", include_in_schema=False)
-    def metrics() -> Response:
+    def metrics(request: Request) -> Response:
+        """Prometheus text; needs METRICS_TOKEN (a static bearer for the scraper) or the
+        token of a role with read_metrics (operators, admins)."""
+        require_metrics_access(request)
         return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
     app.add_middleware(

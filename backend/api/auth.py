@@ -4,14 +4,18 @@ need one HTTP fetch) and checked against the revocation list. Used by the submis
 
 from __future__ import annotations
 
+import hmac
+
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
-from backend.core.errors import InvalidToken
+from backend.core.errors import Forbidden, InvalidToken, Unauthenticated
+from backend.core.security.permissions import Permission, allowed
 from backend.core.security.tokens import Principal, decode_token, is_external
+from backend.core.settings import settings
 from backend.platform.revocations import is_revoked
 
-__all__ = ["authenticate"]
+__all__ = ["authenticate", "require_metrics_access"]
 
 
 async def authenticate(request: Request, token: str) -> Principal:
@@ -28,3 +32,20 @@ async def authenticate(request: Request, token: str) -> Principal:
         raise InvalidToken("token revoked")
     request.state.principal = principal
     return principal
+
+
+def require_metrics_access(request: Request) -> None:
+    """For /metrics (a sync route): METRICS_TOKEN, or a token whose role may read metrics.
+    Revocation is not checked here (no event loop); metrics tokens of ours live an hour."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthenticated("missing bearer token")
+    expected = settings.security.metrics_token
+    if expected and hmac.compare_digest(token.encode(), expected.encode()):
+        return
+    try:
+        principal = decode_token(token)
+    except InvalidToken:
+        raise Unauthenticated("invalid or expired token") from None
+    if not allowed(principal.role, Permission.READ_METRICS):
+        raise Forbidden("your role may not read metrics")

@@ -139,6 +139,11 @@ class NotificationKind(StrEnum):
     TASK_FAILED = "task_failed"
 
 
+class ReportScope(StrEnum):
+    PLATFORM = "platform"  # every client's cases and tasks: operators only
+    OWN = "own"  # the requester's own cases and tasks
+
+
 class AuditAction(StrEnum):
     """What an audit trail row records (backend/platform/audit.py)."""
 

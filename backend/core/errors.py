@@ -21,6 +21,7 @@ PlatformError
  ├── Forbidden                 authenticated, but the role may not do this
  ├── Conflict                  the request is valid but the current state forbids it
  ├── RateLimited               too many submissions; `retry_after_s` says when to come back
+ │    └── QuotaExceeded         a per-user quota (cases, uploads, bytes, e-mails) is used up
  ├── ServiceUnavailable        a dependency (Redis, broker, database) did not answer
  ├── ExternalServiceError      an outside service failed a call (worker side)
  │    ├── LLMError              the model could not be asked; `reason` is a short code
@@ -147,6 +148,10 @@ class RateLimited(PlatformError):
     def __init__(self, message: str, *, retry_after_s: float) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
+
+
+class QuotaExceeded(RateLimited):
+    code = "quota_exceeded"
 
 
 class ServiceUnavailable(PlatformError):

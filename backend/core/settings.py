@@ -131,6 +131,9 @@ class SecuritySettings(BaseSettings):
     # HMAC key of the ids derived from idempotency keys (cases, batches, reports, tasks): an
     # id names nothing an attacker can compute. Required in production (check-config).
     id_secret: str | None = Field(default=None, validation_alias="ID_SECRET")
+    # A static bearer token for the Prometheus scraper (≥ 32 characters); operators' and
+    # admins' JWTs are accepted on /metrics too.
+    metrics_token: str | None = Field(default=None, min_length=32, validation_alias="METRICS_TOKEN")
     # Accept redis:// and plain SMTP to a non-loopback host in production.
     allow_insecure_transport: bool = False
     # Abuse limits per user (clients; operators and admins are not limited by these).
@@ -141,6 +144,9 @@ class SecuritySettings(BaseSettings):
     upload_bytes_per_user: int = Field(default=1024 * 1024 * 1024, ge=1)
     cases_per_day: int = Field(default=2000, ge=1)
     email_recipients_per_hour: int = Field(default=50, ge=1)
+    reports_per_day: int = Field(default=20, ge=1)
+    # The longest period a client's own report may cover (operators: up to 720 h).
+    client_report_max_hours: int = Field(default=168, ge=1, le=720)
 
     @property
     def effective_id_secret(self) -> str | None:

@@ -277,14 +277,21 @@ class TaskStatusManager:
         return workers
 
     def iter_records_since(
-        self, since_ms: int, fields: Sequence[str], *, batch: int = 1000
+        self,
+        since_ms: int,
+        fields: Sequence[str],
+        *,
+        batch: int = 1000,
+        owner: str | None = None,
     ) -> Iterator[dict[str, str | None]]:
-        """`fields` of every live task record created since `since_ms`, oldest first; one
-        round trip per `batch` records (the reports read a whole period this way)."""
+        """`fields` of every live task record created since `since_ms` (of `owner` only, if
+        given), oldest first; one round trip per `batch` records (the reports read a whole
+        period this way)."""
+        index = self.keys.index("owner", owner) if owner is not None else self.keys.index_all
         offset = 0
         while True:
             ids: list[str] = self.redis.zrangebyscore(  # type: ignore[assignment]
-                self.keys.index_all, since_ms, "+inf", start=offset, num=batch
+                index, since_ms, "+inf", start=offset, num=batch
             )
             if not ids:
                 return

@@ -12,6 +12,8 @@ import hashlib
 import uuid
 from dataclasses import dataclass
 
+from sqlalchemy import func, select
+
 from backend.adapters import file_store
 from backend.core.db.models import Case, Document
 from backend.core.db.session import session_scope
@@ -20,6 +22,7 @@ from backend.core.errors import (
     DocumentNotFound,
     InvalidRequest,
     PayloadTooLarge,
+    QuotaExceeded,
     UnsupportedMediaType,
 )
 from backend.core.security.tokens import Principal
@@ -28,6 +31,8 @@ from backend.domain.parsing import sniff
 from backend.platform.enqueue import CeleryTaskService
 from backend.platform.outbox import Outbox, stage
 from backend.platform.submissions import row_task
+from backend.resilience import quotas
+from backend.resilience.quotas import Quota
 
 ANALYSE_TASK = "documents.analyse_document"
 
@@ -64,6 +69,21 @@ def submit_document(
             raise CaseNotFound(case_id)
         # The document belongs to the case's client, also when an operator uploads it.
         owner = case.owner
+        stored = session.scalar(
+            select(func.coalesce(func.sum(Document.size_bytes), 0)).where(
+                Document.owner == owner, Document.storage_path.is_not(None)
+            )
+        )
+    if not principal.sees_everything:
+        limit = settings.security.upload_bytes_per_user
+        if int(stored or 0) + len(data) > limit:
+            raise QuotaExceeded(
+                f"quota exceeded: at most {limit} bytes of stored files per user",
+                retry_after_s=quotas.DAY,
+            )
+        quotas.charge(
+            principal.user, Quota("uploads", settings.security.uploads_per_day, quotas.DAY)
+        )
     document_id = str(uuid.uuid4())
     file_store.save(document_id, data)
     try:

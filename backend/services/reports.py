@@ -20,11 +20,12 @@ from sqlalchemy.orm import Session
 
 from backend.core.db.models import Case, Report, utcnow
 from backend.core.db.session import session_scope
-from backend.core.enums import NotificationKind, QueueName
+from backend.core.enums import AuditAction, NotificationKind, QueueName, ReportScope, ResourceType
 from backend.core.errors import InvalidRequest
 from backend.core.security.ids import derived_uuid
 from backend.core.settings import settings
 from backend.domain.reports import REPORT_FORMATS, OperationsReport, TaskSample, build_report
+from backend.platform.audit import AuditContext
 from backend.platform.enqueue import CeleryTaskService
 from backend.platform.outbox import Outbox, stage
 from backend.platform.status import TaskStatusManager
@@ -43,6 +44,8 @@ class ReportJob:
     report_id: str
     period_hours: int
     report_format: str
+    # Whose cases and tasks it counts: None for the whole platform.
+    owner: str | None = None
 
 
 def validate(period_hours: int, report_format: str) -> None:
@@ -59,6 +62,8 @@ def request_report(
     period_hours: int,
     report_format: str,
     idempotency_key: str | None = None,
+    scope: ReportScope = ReportScope.PLATFORM,
+    audit: AuditContext | None = None,
 ) -> tuple[Report, bool]:
     """Create the report row and its task; returns the row and whether the task is queued
     (False: Redis is down and the outbox relay publishes it later).
@@ -88,8 +93,11 @@ def request_report(
                 format=report_format,
                 status=PENDING,
                 task_id=staged.task_id,
+                scope=scope.value,
             )
             session.add(report)
+            if audit is not None:  # in the row's transaction: no report without its audit row
+                audit.record(session, AuditAction.REQUEST_REPORT, ResourceType.REPORT, report_id)
     except IntegrityError:  # a concurrent request with the same key won
         with session_scope() as session:
             first = session.get(Report, report_id)
@@ -132,6 +140,8 @@ def collect(job: ReportJob, status: TaskStatusManager, *, now: datetime) -> Oper
     since = now - timedelta(hours=job.period_hours)
     with session_scope() as session:
         recent = Case.created_at >= since
+        if job.owner is not None:
+            recent = recent & (Case.owner == job.owner)
         by_area = session.execute(
             select(Case.area, func.count()).where(recent).group_by(Case.area)
         ).all()
@@ -149,7 +159,9 @@ def collect(job: ReportJob, status: TaskStatusManager, *, now: datetime) -> Oper
             runtime_ms=_int(raw["runtime_ms"]),
             error_type=raw["error_type"] or None,
         )
-        for raw in status.iter_records_since(int(since.timestamp() * 1000), _SAMPLE_FIELDS)
+        for raw in status.iter_records_since(
+            int(since.timestamp() * 1000), _SAMPLE_FIELDS, owner=job.owner
+        )
     )
     return build_report(
         period_hours=job.period_hours,

@@ -13,6 +13,7 @@ from sse_starlette.sse import EventSourceResponse
 from starlette.concurrency import run_in_threadpool
 
 from backend.api.deps import CurrentUser, IdempotencyKey, ReaderDep, TaskServiceDep
+from backend.api.quotas import charge_cases
 from backend.api.schemas.triage import CaseOut, TriageAccepted, TriageCreate
 from backend.api.streams import case_events
 from backend.api.streams.limits import limited_stream
@@ -63,6 +64,7 @@ async def submit_case(
 ) -> dict[str, Any]:
     """Create a case and enqueue its triage. The same `Idempotency-Key` from the same user
     returns the same case and task, also under concurrent requests."""
+    await charge_cases(principal, 1, 1 if body.client_email else 0)
     [submitted] = await run_in_threadpool(
         triage.submit_cases,
         tasks,

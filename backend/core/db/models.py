@@ -85,6 +85,8 @@ class Report(Base):
         DateTime(timezone=True), default=utcnow, index=True
     )
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # "platform": every client's cases and tasks (operators); "own": the owner's only.
+    scope: Mapped[str] = mapped_column(String(16), default="platform", server_default="platform")
 
 
 class SentNotification(Base):

@@ -40,7 +40,9 @@ def stored_document(owner: str) -> str:
     document_id = str(uuid.uuid4())
     with session_scope() as session:
         session.add(
-            Document(id=document_id, owner=owner, filename="a.txt", text="segredo", status="pending")
+            Document(
+                id=document_id, owner=owner, filename="a.txt", text="segredo", status="pending"
+            )
         )
     return document_id
 
@@ -72,9 +74,7 @@ def test_a_client_cannot_submit_a_task_on_someone_elses_row(
     assert "alice" not in theirs.text
     # The refusal is audited (actor, kind and id; nothing else).
     with session_scope() as session:
-        row = session.scalars(
-            select(AuditEntry).where(AuditEntry.resource_id == victims)
-        ).one()
+        row = session.scalars(select(AuditEntry).where(AuditEntry.resource_id == victims)).one()
         assert (row.actor, row.outcome, row.action) == ("bob", "refused", "task.submit")
     # Kwargs cannot smuggle an id past the check.
     smuggled = submit(app_client, tokens["bob"], {"name": task, "kwargs": {"case_id": victims}})
@@ -115,7 +115,9 @@ def test_the_task_refuses_a_clients_task_on_someone_elses_case(
     records = [wait_for_state(service.status.get, i, {"SUCCESS", "FAILURE"}) for i in ids]
     assert [r["state"] for r in records] == ["FAILURE", "FAILURE"]
     # No area, urgency or existence leaks through the error: both read the same.
-    messages = [r["error"]["message"].replace(victims, "ID").replace(unknown, "ID") for r in records]
+    messages = [
+        r["error"]["message"].replace(victims, "ID").replace(unknown, "ID") for r in records
+    ]
     assert messages[0] == messages[1] == "case ID is not available"
     assert case_status(victims) == "pending"
 

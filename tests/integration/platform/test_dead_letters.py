@@ -228,8 +228,7 @@ def test_api_lists_replays_discards_operators_only(
     resp = app_client.delete(f"/api/tasks/dead-letter/{discard_me}", headers=admin)
     assert resp.status_code == 200 and resp.json()["discarded_at"]
     assert (
-        app_client.delete(f"/api/tasks/dead-letter/{discard_me}", headers=admin).status_code
-        == 409
+        app_client.delete(f"/api/tasks/dead-letter/{discard_me}", headers=admin).status_code == 409
     )
     missing = app_client.post(f"/api/tasks/dead-letter/{uuid.uuid4()}/replay", headers=operator)
     assert missing.status_code == 404

@@ -1,4 +1,4 @@
-"""audit trail: audit_log (append-only, hash-chained) and its head
+"""audit trail: audit_log (append-only, hash-chained) and its head; reports.scope
 
 Revision ID: 0005
 Revises: 0004_outbox_batches
@@ -45,9 +45,15 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     op.bulk_insert(head, [{"id": 1, "seq": 0, "hash": GENESIS}])
+    with op.batch_alter_table("reports") as batch:
+        batch.add_column(
+            sa.Column("scope", sa.String(length=16), nullable=False, server_default="platform")
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("reports") as batch:
+        batch.drop_column("scope")
     op.drop_table("audit_head")
     op.drop_index("ix_audit_log_action", table_name="audit_log")
     op.drop_index("ix_audit_log_actor", table_name="audit_log")
