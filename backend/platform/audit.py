@@ -83,12 +83,11 @@ def record(
     source: str | None,
 ) -> AuditEntry:
     """Append one row in `session`'s transaction (flushed now, so a failure raises here)."""
-    head = session.execute(
-        update(AuditHead)
-        .where(AuditHead.id == 1)
-        .values(seq=AuditHead.seq + 1)
-        .returning(AuditHead.seq, AuditHead.hash)
-    ).one()
+    # The UPDATE first: it takes the lock (a row lock in PostgreSQL, the write lock in SQLite)
+    # that serialises appenders; the SELECT after it reads the head as this transaction left
+    # it. (No RETURNING: pysqlite keeps such a statement, and its snapshot, open.)
+    session.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=AuditHead.seq + 1))
+    head = session.execute(select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)).one()
     entry = AuditEntry(
         seq=int(head.seq),
         at=datetime.now(UTC),

@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from backend.adapters import file_store
 from backend.core.db.models import Case, Document
 from backend.core.db.session import session_scope
+from backend.core.enums import AuditAction, AuditOutcome, ResourceType
 from backend.core.errors import (
     CaseNotFound,
     DocumentNotFound,
@@ -28,6 +29,7 @@ from backend.core.errors import (
 from backend.core.security.tokens import Principal
 from backend.core.settings import settings
 from backend.domain.parsing import sniff
+from backend.platform.audit import AuditContext
 from backend.platform.enqueue import CeleryTaskService
 from backend.platform.outbox import Outbox, stage
 from backend.platform.submissions import row_task
@@ -51,6 +53,7 @@ def submit_document(
     case_id: str,
     filename: str | None,
     data: bytes,
+    audit: AuditContext | None = None,
 ) -> SubmittedDocument:
     """Store an uploaded file for `case_id` and enqueue its analysis."""
     if len(data) > settings.parsing.max_upload_bytes:
@@ -106,6 +109,10 @@ def submit_document(
                     task_id=staged.task_id,
                 )
             )
+            if audit is not None:  # in the row's transaction
+                audit.record(
+                    session, AuditAction.UPLOAD_DOCUMENT, ResourceType.DOCUMENT, document_id
+                )
     except BaseException:
         file_store.delete(document_id)
         raise
@@ -113,10 +120,22 @@ def submit_document(
     return SubmittedDocument(document_id, str(staged.task_id), queued)
 
 
-def get_document(*, principal: Principal, document_id: str) -> Document:
-    """A document its caller may see; anyone else's answers as missing."""
+def get_document(
+    *, principal: Principal, document_id: str, audit: AuditContext | None = None
+) -> Document:
+    """A document its caller may see; anyone else's answers as missing. With `audit`, the
+    read (it carries the document's text) or the refusal is recorded; a read that cannot be
+    audited fails."""
     with session_scope() as session:
         document = session.get(Document, document_id)
-        if document is None or not principal.may_see(document.owner):
+        if document is None:
             raise DocumentNotFound(document_id)
-        return document
+        visible = principal.may_see(document.owner)
+        if audit is not None:
+            outcome = AuditOutcome.OK if visible else AuditOutcome.REFUSED
+            audit.record(
+                session, AuditAction.READ_DOCUMENT, ResourceType.DOCUMENT, document_id, outcome
+            )
+    if not visible:
+        raise DocumentNotFound(document_id)
+    return document

@@ -22,8 +22,10 @@ from sqlalchemy.orm import Session
 
 from backend.core.db.models import Batch, Case, OutboxEntry
 from backend.core.db.session import session_scope
+from backend.core.enums import AuditAction, ResourceType
 from backend.core.errors import Conflict
 from backend.core.security.ids import derived_uuid
+from backend.platform.audit import AuditContext
 from backend.platform.enqueue import CeleryTaskService
 from backend.platform.outbox import Outbox, stage
 from backend.platform.submissions import TaskRequest, check_idempotency_key, row_task
@@ -106,6 +108,7 @@ def submit_cases(
     drafts: Sequence[tuple[int | None, CaseDraft]],
     idempotency_key: str | None,
     batch: Batch | None = None,
+    audit: AuditContext | None = None,
 ) -> list[SubmittedCase]:
     """Create the cases and their triage tasks (one transaction, one Redis round trip).
 
@@ -124,7 +127,7 @@ def submit_cases(
         )
         for position, draft in drafts
     ]
-    claimed = _claim(owner, wanted, batch)
+    claimed = _claim(owner, wanted, batch, audit)
     queued = Outbox(tasks).publish(claimed.staged)
     return [
         SubmittedCase(
@@ -138,7 +141,10 @@ def submit_cases(
 
 
 def _claim(
-    owner: str, wanted: Sequence[tuple[str, int | None, CaseDraft]], batch: Batch | None
+    owner: str,
+    wanted: Sequence[tuple[str, int | None, CaseDraft]],
+    batch: Batch | None,
+    audit: AuditContext | None,
 ) -> _Claimed:
     """Insert the cases that do not exist yet with their staged tasks. A concurrent
     insert of the same id is seen on the next attempt."""
@@ -146,7 +152,15 @@ def _claim(
     for attempt in range(_CLAIM_ATTEMPTS):
         try:
             with session_scope() as session:
-                return _claim_in(session, owner, wanted, ids, batch)
+                claimed = _claim_in(session, owner, wanted, ids, batch)
+                if audit is not None:  # in the cases' transaction: none without its row
+                    if batch is not None and claimed.inserted:
+                        audit.record(
+                            session, AuditAction.SUBMIT_BATCH, ResourceType.BATCH, batch.id
+                        )
+                    for case_id in sorted(claimed.inserted):
+                        audit.record(session, AuditAction.SUBMIT_CASE, ResourceType.CASE, case_id)
+                return claimed
         except IntegrityError:
             if attempt == _CLAIM_ATTEMPTS - 1:
                 raise

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from sse_starlette.sse import EventSourceResponse
 from starlette.concurrency import run_in_threadpool
 
-from backend.api.deps import CurrentUser, IdempotencyKey, TaskServiceDep
+from backend.api.deps import AuditCtx, CurrentUser, IdempotencyKey, TaskServiceDep
 from backend.api.quotas import charge_cases
 from backend.api.routes.triage import accepted_case
 from backend.api.schemas.triage import (
@@ -47,6 +47,7 @@ BatchId = Annotated[str, Path(max_length=64)]
 async def submit_batch(
     body: TriageBatchCreate,
     principal: CurrentUser,
+    ctx: AuditCtx,
     tasks: TaskServiceDep,
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
@@ -81,6 +82,7 @@ async def submit_batch(
         drafts=drafts,
         idempotency_key=idempotency_key,
         batch=batch,
+        audit=ctx,
     )
     for (index, _), result in zip(drafts, submitted, strict=True):
         items[index] = {"index": index, **accepted_case(result)}
