@@ -23,6 +23,7 @@ PlatformError
  ├── RateLimited               too many submissions; `retry_after_s` says when to come back
  │    └── QuotaExceeded         a per-user quota (cases, uploads, bytes, e-mails) is used up
  ├── ServiceUnavailable        a dependency (Redis, broker, database) did not answer
+ │    └── AuditUnavailable      the audit trail could not be written: the action fails
  ├── ExternalServiceError      an outside service failed a call (worker side)
  │    ├── LLMError              the model could not be asked; `reason` is a short code
  │    └── MailError             the SMTP server refused or could not be reached
@@ -156,6 +157,10 @@ class QuotaExceeded(RateLimited):
 
 class ServiceUnavailable(PlatformError):
     code = "service_unavailable"
+
+
+class AuditUnavailable(ServiceUnavailable):
+    code = "audit_unavailable"
 
 
 class ExternalServiceError(PlatformError):

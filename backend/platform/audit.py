@@ -22,11 +22,13 @@ from typing import Any, TypeVar
 
 import orjson
 from sqlalchemy import select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from backend.core.db.models import AuditEntry, AuditHead
 from backend.core.db.session import session_scope
 from backend.core.enums import AuditAction, AuditOutcome, ResourceType
+from backend.core.errors import AuditUnavailable
 
 __all__ = [
     "GENESIS",
@@ -82,25 +84,36 @@ def record(
     request_id: str | None,
     source: str | None,
 ) -> AuditEntry:
-    """Append one row in `session`'s transaction (flushed now, so a failure raises here)."""
+    """Append one row in `session`'s transaction (flushed now, so a failure raises here, as
+    AuditUnavailable: the action in the same transaction fails with it)."""
+    try:
+        return _append(
+            session,
+            AuditEntry(
+                at=datetime.now(UTC),
+                actor=actor[:128],
+                role=str(role)[:16],
+                action=str(action)[:64],
+                resource_type=str(resource_type)[:32],
+                resource_id=None if resource_id is None else str(resource_id)[:128],
+                outcome=str(outcome)[:16],
+                request_id=None if request_id is None else request_id[:64],
+                source=None if source is None else source[:64],
+            ),
+        )
+    except SQLAlchemyError as exc:
+        raise AuditUnavailable(
+            f"the audit trail could not be written ({type(exc).__name__})"
+        ) from exc
+
+
+def _append(session: Session, entry: AuditEntry) -> AuditEntry:
     # The UPDATE first: it takes the lock (a row lock in PostgreSQL, the write lock in SQLite)
     # that serialises appenders; the SELECT after it reads the head as this transaction left
     # it. (No RETURNING: pysqlite keeps such a statement, and its snapshot, open.)
     session.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=AuditHead.seq + 1))
     head = session.execute(select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)).one()
-    entry = AuditEntry(
-        seq=int(head.seq),
-        at=datetime.now(UTC),
-        actor=actor[:128],
-        role=str(role)[:16],
-        action=str(action)[:64],
-        resource_type=str(resource_type)[:32],
-        resource_id=None if resource_id is None else str(resource_id)[:128],
-        outcome=str(outcome)[:16],
-        request_id=None if request_id is None else request_id[:64],
-        source=None if source is None else source[:64],
-        prev_hash=str(head.hash),
-    )
+    entry.seq, entry.prev_hash = int(head.seq), str(head.hash)
     entry.hash = _digest(entry.prev_hash, _fields_of(entry))
     session.add(entry)
     session.execute(update(AuditHead).where(AuditHead.id == 1).values(hash=entry.hash))
