@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from starlette.concurrency import run_in_threadpool
 
+from backend.core.errors import QuotaExceeded
 from backend.core.security.tokens import Principal
 from backend.core.settings import settings
 from backend.resilience import quotas
@@ -19,12 +20,15 @@ async def charge_cases(principal: Principal, cases: int, email_recipients: int) 
     if principal.sees_everything:
         return
     sec = settings.security
-    await run_in_threadpool(
-        quotas.charge, principal.user, Quota("cases", sec.cases_per_day, DAY), cases
-    )
-    await run_in_threadpool(
-        quotas.charge,
-        principal.user,
-        Quota("email_recipients", sec.email_recipients_per_hour, HOUR),
-        email_recipients,
-    )
+    case_quota = Quota("cases", sec.cases_per_day, DAY)
+    await run_in_threadpool(quotas.charge, principal.user, case_quota, cases)
+    try:
+        await run_in_threadpool(
+            quotas.charge,
+            principal.user,
+            Quota("email_recipients", sec.email_recipients_per_hour, HOUR),
+            email_recipients,
+        )
+    except QuotaExceeded:
+        await run_in_threadpool(quotas.refund, principal.user, case_quota, cases)
+        raise

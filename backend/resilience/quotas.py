@@ -14,7 +14,7 @@ from backend.core.errors import QuotaExceeded
 from backend.core.keys import keys
 from backend.core.logging import get_logger
 
-__all__ = ["DAY", "HOUR", "Quota", "charge"]
+__all__ = ["DAY", "HOUR", "Quota", "charge", "refund"]
 
 log = get_logger(__name__)
 DAY, HOUR = 86_400, 3_600
@@ -53,3 +53,14 @@ def charge(user: str, quota: Quota, amount: int = 1, redis: Any = None) -> None:
         f"{'day' if quota.window_s == DAY else 'hour'}",
         retry_after_s=retry,
     )
+
+
+def refund(user: str, quota: Quota, amount: int = 1, redis: Any = None) -> None:
+    """Give back what `charge` took (the request failed on another quota)."""
+    if amount <= 0:
+        return
+    key = keys.quota(user, quota.what, str(int(time.time() // quota.window_s)))
+    try:
+        (redis or get_redis()).decrby(key, amount)
+    except REDIS_DOWN:
+        log.warning("quota_unavailable", quota=quota.what)

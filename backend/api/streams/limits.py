@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import suppress
 from typing import Any
 
+import anyio
 from fastapi import Request
 from sse_starlette.sse import EventSourceResponse
 
@@ -65,7 +66,9 @@ async def limited_stream(
                 yield {"event": RECONNECT_EVENT, "data": "{}", "retry": 1000}
         finally:
             if slot:
-                with suppress(*REDIS_DOWN):  # else the slot expires by itself
+                # Shielded: a client that hung up cancels this generator, and the slot must
+                # still be given back (else it expires by itself after the lifetime).
+                with anyio.CancelScope(shield=True), suppress(*REDIS_DOWN):
                     await stream_slots.release(redis, principal.user, slot)
 
     return sse_response(bounded())
