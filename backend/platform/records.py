@@ -77,6 +77,11 @@ _WHERE = re.compile(r"\s+(?:on|by)\s+\S+")
 _INTERNAL_FIELDS = ("worker", "worker_instance", "held_by", "hostname")
 
 
+# Tasks whose outcome the owner sees only as delivered or failed: a webhook's status code or
+# connection error would make the platform a scanner of our own network.
+_OPAQUE_TASKS = frozenset({"notifications.send_webhook"})
+
+
 def for_client(status: Mapping[str, Any]) -> dict[str, Any]:
     """A status object (or a live event) as a client may see it: no worker host names, no
     operator names, no raw exception text (the error's type stays; the message only when it
@@ -87,6 +92,13 @@ def for_client(status: Mapping[str, Any]) -> dict[str, Any]:
         shown["error"] = {"type": error.get("type"), "message": "the task failed"}
     for key in ("error_message", "traceback"):
         shown.pop(key, None)
+    if shown.get("name") in _OPAQUE_TASKS:
+        state = shown.get("state")
+        shown["result"] = {"delivery": "delivered"} if state == "SUCCESS" else None
+        if shown.get("error") is not None:
+            shown["error"] = {"type": "delivery_failed", "message": "the callback failed"}
+        shown["history"] = [{**e, "detail": ""} for e in shown.get("history") or []]
+        shown["progress"] = None
     detail, history = shown.get("detail"), shown.get("history")
     if isinstance(detail, str):
         shown["detail"] = _WHERE.sub("", detail)
