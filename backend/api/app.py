@@ -16,6 +16,7 @@ from backend.api.middleware.body_limit import BodyLimitMiddleware
 from backend.api.middleware.metrics import RequestMetricsMiddleware
 from backend.api.middleware.rate_limit import limit_submissions
 from backend.api.middleware.request_id import RequestIdMiddleware
+from backend.api.openapi import responses_for
 from backend.api.routes import (
     batches,
     dead_letters,
@@ -59,7 +60,8 @@ def create_app() -> FastAPI:
     )
     install_error_handlers(app)
     for router in ROUTERS:
-        app.include_router(router)
+        # Every status an /api route can answer is documented (backend/api/openapi.py).
+        app.include_router(router, responses=responses_for(router))
 
     @app.get("/metrics", include_in_schema=False)
     def metrics(request: Request) -> Response:

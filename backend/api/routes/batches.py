@@ -11,6 +11,7 @@ from sse_starlette.sse import EventSourceResponse
 from starlette.concurrency import run_in_threadpool
 
 from backend.api.deps import AuditCtx, CurrentUser, IdempotencyKey, TaskServiceDep
+from backend.api.openapi import STREAM_RESPONSES
 from backend.api.quotas import charge_cases
 from backend.api.routes.triage import accepted_case
 from backend.api.schemas.triage import (
@@ -151,7 +152,7 @@ async def get_batch(
     }
 
 
-@router.get("/{batch_id}/stream")
+@router.get("/{batch_id}/stream", response_class=EventSourceResponse, responses=STREAM_RESPONSES)
 async def stream_batch(
     batch_id: BatchId, request: Request, principal: CurrentUser
 ) -> EventSourceResponse:

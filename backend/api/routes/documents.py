@@ -6,13 +6,13 @@ Uploads have their own size limit (MAX_UPLOAD_BYTES) instead of MAX_BODY_BYTES.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Path, UploadFile, status
 from pydantic import BaseModel
 
 from backend.api.deps import AuditCtx, CurrentUser, TaskServiceDep
+from backend.api.schemas.common import UtcDateTime
 from backend.core.settings import settings
 from backend.services import documents
 
@@ -50,8 +50,8 @@ class DocumentOut(BaseModel):
     text: str | None
     task_id: str | None
     task_url: str | None
-    created_at: datetime
-    analysed_at: datetime | None
+    created_at: UtcDateTime
+    analysed_at: UtcDateTime | None
 
 
 @router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=DocumentAccepted)

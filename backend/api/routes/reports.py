@@ -8,7 +8,6 @@ refusal and every download are audited).
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter, status
@@ -16,6 +15,7 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from backend.api.deps import AuditCtx, CurrentUser, IdempotencyKey, StatusDep, TaskServiceDep
+from backend.api.schemas.common import UtcDateTime
 from backend.core.db.models import Report
 from backend.core.enums import AuditAction, AuditOutcome, ReportScope, ResourceType, TaskState
 from backend.core.errors import Conflict, Forbidden, InvalidRequest, ReportNotFound
@@ -57,8 +57,8 @@ class ReportOut(BaseModel):
     period_hours: int
     owner: str
     task_id: str | None
-    created_at: datetime
-    finished_at: datetime | None
+    created_at: UtcDateTime
+    finished_at: UtcDateTime | None
     scope: str
     summary: dict[str, Any] | None
     error: dict[str, Any] | None

@@ -28,6 +28,7 @@ from backend.api.deps import (
     StatusDep,
     TaskServiceDep,
 )
+from backend.api.openapi import STREAM_RESPONSES
 from backend.api.schemas.tasks import (
     CancelOut,
     TaskAccepted,
@@ -265,7 +266,7 @@ async def cancel_task(
     return CancelOut(task_id=task_id, previous_state=previous, state=TaskState.REVOKED.value)
 
 
-@router.get("/{task_id}/stream")
+@router.get("/{task_id}/stream", response_class=EventSourceResponse, responses=STREAM_RESPONSES)
 async def stream_task(
     task_id: str, request: Request, principal: CurrentUser, ctx: AuditCtx, reader: ReaderDep
 ) -> EventSourceResponse:

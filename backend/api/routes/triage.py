@@ -13,6 +13,7 @@ from sse_starlette.sse import EventSourceResponse
 from starlette.concurrency import run_in_threadpool
 
 from backend.api.deps import AuditCtx, CurrentUser, IdempotencyKey, ReaderDep, TaskServiceDep
+from backend.api.openapi import STREAM_RESPONSES
 from backend.api.quotas import charge_cases
 from backend.api.schemas.triage import CaseOut, TriageAccepted, TriageCreate
 from backend.api.streams import case_events
@@ -120,7 +121,7 @@ async def get_case(
     }
 
 
-@router.get("/stream/{case_id}")
+@router.get("/stream/{case_id}", response_class=EventSourceResponse, responses=STREAM_RESPONSES)
 async def stream_case(
     case_id: CaseId,
     request: Request,

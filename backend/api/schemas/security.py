@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from backend.api.schemas.common import UtcDateTime
 
 
 class RevokeIn(BaseModel):
@@ -31,7 +31,7 @@ class RevokeOut(BaseModel):
 
 class AuditEntryOut(BaseModel):
     seq: int
-    at: datetime
+    at: UtcDateTime
     actor: str
     role: str
     action: str
