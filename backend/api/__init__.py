@@ -2,4 +2,16 @@
 dependencies, middleware (one concern a file), request and response schemas, routers (one per
 resource) and Server-Sent Event streams. The only room that imports FastAPI or Starlette."""
 
-__all__ = ["app", "deps", "errors", "lifespan", "middleware", "routes", "schemas", "streams"]
+__all__ = [
+    "app",
+    "auth",
+    "deps",
+    "errors",
+    "lifespan",
+    "middleware",
+    "openapi",
+    "quotas",
+    "routes",
+    "schemas",
+    "streams",
+]

@@ -5,16 +5,19 @@
 
 from __future__ import annotations
 
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from backend.api.auth import require_metrics_access
 from backend.api.errors import install_error_handlers
 from backend.api.lifespan import lifespan
 from backend.api.middleware.body_limit import BodyLimitMiddleware
 from backend.api.middleware.metrics import RequestMetricsMiddleware, render_metrics
 from backend.api.middleware.rate_limit import limit_submissions
+from backend.api.middleware.request_id import RequestIdMiddleware
 from backend.api.middleware.tracing import TraceContextMiddleware
+from backend.api.openapi import responses_for
 from backend.api.routes import (
     batches,
     console,
@@ -25,10 +28,12 @@ from backend.api.routes import (
     health,
     privacy,
     reports,
+    security,
     tasks,
     triage,
 )
 from backend.core.logging import configure_logging
+from backend.core.security.config_check import Process, guard
 from backend.core.sentry import init_sentry
 from backend.core.settings import settings
 
@@ -45,6 +50,7 @@ ROUTERS = (
     privacy.router,
     controls.router,
     console.router,
+    security.router,
 )
 
 
@@ -56,6 +62,7 @@ def sentry_integrations() -> list[object]:
 
 
 def create_app() -> FastAPI:
+    guard(Process.API)  # in production, a fatal configuration verdict stops the process here
     configure_logging(settings.app.log_level, json_output=settings.app.log_json)
     init_sentry(sentry_integrations, component="api")
     app = FastAPI(
@@ -68,10 +75,14 @@ def create_app() -> FastAPI:
     )
     install_error_handlers(app)
     for router in ROUTERS:
-        app.include_router(router)
+        # Every status an /api route can answer is documented (backend/api/openapi.py).
+        app.include_router(router, responses=responses_for(router))
 
     @app.get("/metrics", include_in_schema=False)
-    def metrics() -> Response:
+    def metrics(request: Request) -> Response:
+        """Prometheus text; needs METRICS_TOKEN (a static bearer for the scraper) or the
+        token of a role with read_metrics (operators, admins)."""
+        require_metrics_access(request)
         return Response(render_metrics(), media_type=CONTENT_TYPE_LATEST)
 
     app.add_middleware(
@@ -80,6 +91,7 @@ def create_app() -> FastAPI:
         path_limits={documents.UPLOAD_PATH: documents.UPLOAD_BODY_LIMIT},
     )
     app.add_middleware(TraceContextMiddleware)
+    app.add_middleware(RequestIdMiddleware)
     app.add_middleware(RequestMetricsMiddleware)  # added last: runs first, sees every answer
     return app
 

@@ -81,7 +81,8 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(
         exc.status_code, "http_error"
     )
-    return error_response(exc.status_code, code, str(exc.detail))
+    # Starlette's own headers (Allow on a 405) are kept.
+    return error_response(exc.status_code, code, str(exc.detail), dict(exc.headers or {}) or None)
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:

@@ -1,11 +1,12 @@
-"""The `python -m backend` command line: token, migrate, dead-letter, batch, keys, and the
-operators' controls: queues, breakers, tasks, outbox.
+"""The `python -m backend` command line: token, migrate, dead-letter, batch, keys, check-config,
+audit, and the operators' controls: queues, breakers, tasks, outbox.
 
 Each command imports what it needs when it runs, so `--help` and `token` start fast."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 
 from backend.core.enums import DeadLetterReason, Role
 
@@ -41,13 +42,29 @@ def main(argv: list[str] | None = None) -> int:
     from backend.cli import controls
 
     controls.add_parsers(sub)
+    from backend.cli.security import add_arguments as add_security_arguments
+
+    add_security_arguments(sub)
     args = parser.parse_args(argv)
 
     if args.command == "token":
+        from backend.core.errors import InvalidToken
         from backend.core.security.tokens import issue_token
 
-        print(issue_token(args.user, args.role, ttl_s=args.ttl))
+        try:
+            print(issue_token(args.user, args.role, ttl_s=args.ttl))
+        except (ValueError, InvalidToken) as exc:
+            print(f"cannot issue a token: {exc}", file=sys.stderr)
+            return 2
         return 0
+    if args.command == "check-config":
+        from backend.cli.security import run_check_config
+
+        return run_check_config(args)
+    if args.command == "audit":
+        from backend.cli.security import run_audit
+
+        return run_audit(args)
     if args.command == "migrate":
         from backend.core.db.migrate import upgrade
 

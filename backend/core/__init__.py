@@ -5,4 +5,14 @@ Redis key space, the clock, structured logging with personal-data scrubbing, the
 (models, sessions, migrations) and bearer tokens.
 """
 
-__all__ = ["clock", "db", "enums", "errors", "keys", "logging", "security", "settings"]
+__all__ = [
+    "clock",
+    "db",
+    "enums",
+    "errors",
+    "keys",
+    "logging",
+    "masking",
+    "security",
+    "settings",
+]

@@ -65,6 +65,11 @@ class Role(StrEnum):
         return self in (Role.OPERATOR, Role.ADMIN)
 
 
+# Subjects no token may carry: the platform's own work is owned by `system`.
+SYSTEM_OWNER = "system"
+RESERVED_SUBJECTS = frozenset({SYSTEM_OWNER})
+
+
 class Transition(StrEnum):
     """A change recorded on a task by the transition script (backend/platform/lua)."""
 
@@ -158,3 +163,61 @@ class ErasureStep(StrEnum):
     ROWS = "delete database rows"
     REDIS = "forget Redis keys"
     KEY = "destroy the data key"
+
+
+class ReportScope(StrEnum):
+    PLATFORM = "platform"  # every client's cases and tasks: operators only
+    OWN = "own"  # the requester's own cases and tasks
+
+
+class AuditAction(StrEnum):
+    """What an audit trail row records (backend/platform/audit.py)."""
+
+    READ_CASE = "case.read"
+    READ_DOCUMENT = "document.read"
+    READ_REPORT = "report.read"
+    DOWNLOAD_REPORT = "report.download"
+    READ_BATCH = "batch.read"
+    READ_TASK = "task.read"
+    SUBMIT_TASK = "task.submit"
+    SUBMIT_CASE = "case.submit"
+    SUBMIT_BATCH = "batch.submit"
+    UPLOAD_DOCUMENT = "document.upload"
+    REQUEST_REPORT = "report.request"
+    CANCEL_TASK = "task.cancel"
+    RETRY_TASK = "task.retry"
+    REPLAY_DEAD_LETTER = "dead_letter.replay"
+    DISCARD_DEAD_LETTER = "dead_letter.discard"
+    READ_DEAD_LETTER_ARGS = "dead_letter.read_args"
+    PURGE_QUEUE = "queue.purge"
+    CHANGE_BREAKER = "breaker.change"
+    CHANGE_LIMIT = "limit.change"
+    REVOKE_TOKEN = "token.revoke"  # noqa: S105 - a name, not a secret
+    READ_AUDIT = "audit.read"
+    PRIVACY_EXPORT = "privacy.export"
+    PRIVACY_ERASE = "privacy.erase"
+    DENIED = "access.denied"  # a role without the permission asked (resource: the permission)
+
+
+class AuditOutcome(StrEnum):
+    OK = "ok"
+    REFUSED = "refused"  # not allowed, or someone else's object (answered 404 or 403)
+    FAILED = "failed"  # allowed, but the action did not happen
+
+
+class ResourceType(StrEnum):
+    """Kinds of objects the audit trail names."""
+
+    TASK = "task"
+    CASE = "case"
+    DOCUMENT = "document"
+    REPORT = "report"
+    BATCH = "batch"
+    DEAD_LETTER = "dead_letter"
+    QUEUE = "queue"
+    BREAKER = "breaker"
+    LIMIT = "limit"
+    TOKEN = "token"  # noqa: S105 - a name, not a secret
+    AUDIT = "audit"
+    PERMISSION = "permission"
+    SUBJECT = "subject"  # a data subject (privacy actions)

@@ -22,11 +22,13 @@ PlatformError
  ├── Forbidden                 authenticated, but the role may not do this
  ├── Conflict                  the request is valid but the current state forbids it
  ├── RateLimited               too many submissions; `retry_after_s` says when to come back
+ │    └── QuotaExceeded         a per-user quota (cases, uploads, bytes, e-mails) is used up
  ├── ServiceUnavailable        a dependency (Redis, broker, database) did not answer
  ├── DataProtectionError       personal data could not be sealed or opened
  │    ├── EncryptionKeyMissing  DATA_KEYS is missing, malformed, or lacks a key a data key names
  │    ├── SealBroken            a sealed value failed authentication (tampered, wrong place)
  │    └── DataKeyDestroyed      the owner's data key was destroyed: their data was erased
+ │    └── AuditUnavailable      the audit trail could not be written: the action fails
  ├── ExternalServiceError      an outside service failed a call (worker side)
  │    ├── LLMError              the model could not be asked; `reason` is a short code
  │    └── MailError             the SMTP server refused or could not be reached
@@ -161,6 +163,10 @@ class RateLimited(PlatformError):
         self.retry_after_s = retry_after_s
 
 
+class QuotaExceeded(RateLimited):
+    code = "quota_exceeded"
+
+
 class ServiceUnavailable(PlatformError):
     code = "service_unavailable"
 
@@ -179,6 +185,10 @@ class SealBroken(DataProtectionError):
 
 class DataKeyDestroyed(DataProtectionError):
     code = "data_key_destroyed"
+
+
+class AuditUnavailable(ServiceUnavailable):
+    code = "audit_unavailable"
 
 
 class ExternalServiceError(PlatformError):

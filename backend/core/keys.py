@@ -123,6 +123,18 @@ class Keys:
         """Stream of breaker state changes (the audit trail of the breakers)."""
         return f"{self.prefix}audit:breakers"
 
+    def revoked_token(self, jti: str) -> str:
+        """Marker of a revoked token (by its `jti`), expiring when the token would."""
+        return f"{self.prefix}revoked:{jti}"
+
+    def sse_streams(self, user: str) -> str:
+        """Sorted set of one user's open SSE streams (member: stream id, score: expiry ms)."""
+        return f"{self.prefix}sse:{user}"
+
+    def quota(self, user: str, what: str, window: str) -> str:
+        """Counter of one user's use of a quota (`what`) in a window (a day, an hour)."""
+        return f"{self.prefix}quota:{what}:{user}:{window}"
+
     def broker_queue(self, queue: str, broker_priority: int) -> str:
         """The Redis list kombu consumes for `queue` at that priority step."""
         step = max(s for s in PRIORITY_STEPS if s <= broker_priority)

@@ -1,37 +1,28 @@
 """Structured JSON logs through structlog, with personal data scrubbed from every event.
 
-CPF, CNPJ, e-mail addresses and phone numbers are masked in every string value before a
-line is written, whatever the caller passed.
+CPF, CNPJ, RG, CNJ numbers, e-mail addresses and phone numbers are masked in every string
+value before a line is written, nested fields included, whatever the caller passed
+(backend/core/masking.py).
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import sys
 from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
 
-_PATTERNS = [
-    (re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"), "<email>"),
-    (re.compile(r"\b\d{3}\.?\d{3}\.?\d{3}-?\d{2}\b"), "<cpf>"),
-    (re.compile(r"\b\d{2}\.?\d{3}\.?\d{3}/?\d{4}-?\d{2}\b"), "<cnpj>"),
-    (re.compile(r"(?:\+?55\s?)?\(?\b\d{2}\)?\s?9?\d{4}[-\s]?\d{4}\b"), "<phone>"),
-]
+from backend.core.masking import mask_value, scrub
 
-
-def scrub(text: str) -> str:
-    for pattern, replacement in _PATTERNS:
-        text = pattern.sub(replacement, text)
-    return text
+__all__ = ["configure_logging", "get_logger", "scrub"]
 
 
 def _scrub_event(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     for key, value in event.items():
-        if isinstance(value, str):
-            event[key] = scrub(value)
+        if isinstance(value, str | dict | list | tuple):
+            event[key] = mask_value(value)
     return event
 
 

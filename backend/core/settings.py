@@ -3,7 +3,9 @@
 Every environment variable keeps its flat name (REDIS_URL, SMTP_HOST, PARSE_CPU_S ...): each
 class reads its own with a prefix or an alias. `settings` is built once, at first import;
 `Settings()` builds a fresh one (the `make up` runner reads its .env after changing folder).
-Validated at start: outside development the default JWT secret is refused.
+Production verdicts (weak secrets, Flower, insecure transport) live in
+`backend.core.security.config_check`: each process checks the settings it needs when it starts,
+and `python -m backend check-config` prints them all.
 """
 
 from __future__ import annotations
@@ -18,14 +20,17 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT_DIR = Path(__file__).resolve().parents[2]
 VAR_DIR = ROOT_DIR / "var"
-DEFAULT_JWT_SECRET = "dev-insecure-secret-change-me-0123456789abcdef"  # noqa: S105 - refused outside development
+# Published in the source: accepted only with ENVIRONMENT=development or test (check-config).
+DEFAULT_JWT_SECRET = "dev-insecure-secret-change-me-0123456789abcdef"  # noqa: S105
+DEFAULT_ID_SECRET = "dev-insecure-id-secret-change-me-0123456789abcdef"  # noqa: S105
 
 
 class AppSettings(BaseSettings):
     """The deployment as a whole."""
 
     model_config = SettingsConfigDict(env_prefix="", env_file=".env", extra="ignore")
-    environment: Literal["development", "test", "production"] = "development"
+    # Secure by default: `make up` and the tests set development/test explicitly.
+    environment: Literal["development", "test", "production"] = "production"
     log_level: str = "INFO"
     log_json: bool = True
     # Absolute base of links in e-mails.
@@ -102,12 +107,76 @@ class ApiSettings(BaseSettings):
 
 
 class AuthSettings(BaseSettings):
-    """Bearer tokens."""
+    """Bearer tokens: our own (HS256 with a secret, or EdDSA/RS256 with a key pair), and
+    optionally an external OIDC issuer's (keys from its JWKS URL)."""
 
     model_config = SettingsConfigDict(env_prefix="JWT_", env_file=".env", extra="ignore")
-    secret: str = DEFAULT_JWT_SECRET
-    algorithm: Literal["HS256"] = "HS256"
-    ttl_s: int = 12 * 3600
+    # HS256 only; None outside development/test is refused by check-config (API, token CLI).
+    secret: str | None = None
+    algorithm: Literal["HS256", "EdDSA", "RS256"] = "HS256"
+    # EdDSA/RS256: the API needs only the public key; the private key is for whoever issues
+    # tokens (`python -m backend token`). PEM text, or a path to a PEM file.
+    public_key: str | None = None
+    private_key: str | None = None
+    issuer: str = "ltq"
+    audience: str = "ltq-api"
+    ttl_s: int = Field(default=3600, gt=0)
+    # Tokens living longer than this (exp - iat) are refused, whoever issued them.
+    max_ttl_s: int = Field(default=3600, gt=0)
+    leeway_s: int = Field(default=30, ge=0, le=300)
+    # Optional external issuer (OIDC): tokens whose `iss` is OIDC_ISSUER are verified with the
+    # keys at OIDC_JWKS_URL, for OIDC_AUDIENCE; the role comes from OIDC_ROLE_CLAIM.
+    oidc_issuer: str | None = Field(default=None, validation_alias="OIDC_ISSUER")
+    oidc_jwks_url: str | None = Field(default=None, validation_alias="OIDC_JWKS_URL")
+    oidc_audience: str | None = Field(default=None, validation_alias="OIDC_AUDIENCE")
+    oidc_role_claim: str = Field(default="role", validation_alias="OIDC_ROLE_CLAIM")
+    oidc_algorithms: list[str] = Field(
+        default=["RS256", "EdDSA", "ES256"], validation_alias="OIDC_ALGORITHMS"
+    )
+    oidc_timeout_s: float = Field(default=5.0, gt=0, le=30, validation_alias="OIDC_TIMEOUT_S")
+
+    @property
+    def effective_secret(self) -> str | None:
+        """The HS256 secret; the published default only outside production."""
+        if self.secret:
+            return self.secret
+        return DEFAULT_JWT_SECRET if _environment() != "production" else None
+
+
+class SecuritySettings(BaseSettings):
+    """Secure-by-default switches, ids derived from idempotency keys, abuse limits."""
+
+    model_config = SettingsConfigDict(env_prefix="", env_file=".env", extra="ignore")
+    # HMAC key of the ids derived from idempotency keys (cases, batches, reports, tasks): an
+    # id names nothing an attacker can compute. Required in production (check-config).
+    id_secret: str | None = Field(default=None, validation_alias="ID_SECRET")
+    # A static bearer token for the Prometheus scraper (≥ 32 characters); operators' and
+    # admins' JWTs are accepted on /metrics too.
+    metrics_token: str | None = Field(default=None, min_length=32, validation_alias="METRICS_TOKEN")
+    # Accept redis:// and plain SMTP to a non-loopback host in production.
+    allow_insecure_transport: bool = False
+    # Abuse limits per user (clients; operators and admins are not limited by these).
+    sse_max_streams_per_user: int = Field(default=10, ge=1)
+    sse_max_lifetime_s: float = Field(default=300.0, gt=0)
+    metadata_max_bytes: int = Field(default=16 * 1024, ge=256)
+    uploads_per_day: int = Field(default=200, ge=1)
+    upload_bytes_per_user: int = Field(default=1024 * 1024 * 1024, ge=1)
+    cases_per_day: int = Field(default=2000, ge=1)
+    email_recipients_per_hour: int = Field(default=50, ge=1)
+    reports_per_day: int = Field(default=20, ge=1)
+    # The longest period a client's own report may cover (operators: up to 720 h).
+    client_report_max_hours: int = Field(default=168, ge=1, le=720)
+
+    @property
+    def effective_id_secret(self) -> str | None:
+        if self.id_secret:
+            return self.id_secret
+        return DEFAULT_ID_SECRET if _environment() != "production" else None
+
+
+def _environment() -> str:
+    """ENVIRONMENT as AppSettings reads it (the secrets' dev defaults depend on it)."""
+    return AppSettings().environment
 
 
 class TaskSettings(BaseSettings):
@@ -334,6 +403,8 @@ class FlowerSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="FLOWER_", env_file=".env", extra="ignore")
     port: int = 5555
+    # Loopback only in production unless put behind a proxy that adds TLS (check-config).
+    address: str = "127.0.0.1"
     user: str = "operator"
     password: str | None = None
 
@@ -393,6 +464,7 @@ class Settings(BaseModel):
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
+    security: SecuritySettings = Field(default_factory=SecuritySettings)
     tasks: TaskSettings = Field(default_factory=TaskSettings)
     recovery: RecoverySettings = Field(default_factory=RecoverySettings)
     outbox: OutboxSettings = Field(default_factory=OutboxSettings)
@@ -412,22 +484,6 @@ class Settings(BaseModel):
     observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
     pool: WorkerPoolSettings = Field(default_factory=WorkerPoolSettings)
     supervisor: SupervisorSettings = Field(default_factory=SupervisorSettings)
-
-    @model_validator(mode="after")
-    def _refuse_default_secret(self) -> Settings:
-        if self.app.environment != "development" and self.auth.secret == DEFAULT_JWT_SECRET:
-            raise ValueError(
-                "JWT_SECRET is the built-in development default; set a real secret "
-                "(or ENVIRONMENT=development for local use)"
-            )
-        if len(self.auth.secret) < 32:
-            raise ValueError("JWT_SECRET must be at least 32 characters")
-        if self.app.environment == "production" and self.privacy.data_keys is None:
-            raise ValueError(
-                "DATA_KEYS is not set: production needs a key-encryption key for personal "
-                "data at rest (`python -m backend keys generate` makes one)"
-            )
-        return self
 
 
 settings = Settings()

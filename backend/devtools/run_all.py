@@ -136,6 +136,13 @@ def _wait_for_port(port: int, supervisor: Supervisor) -> None:
         time.sleep(0.2)
 
 
+def _dotenv_sets(name: str) -> bool:
+    path = ROOT / ".env"
+    if not path.exists():
+        return False
+    return any(line.strip().startswith(f"{name}=") for line in path.read_text().splitlines())
+
+
 def _raise_shutdown(signum: int, frame: object) -> None:
     raise Shutdown
 
@@ -148,6 +155,10 @@ def main() -> int:
     for signum in STOP_SIGNALS:
         signal.signal(signum, _raise_shutdown)
 
+    # The default is production (secure by default); `make up` is local development unless
+    # the environment or .env says otherwise.
+    if "ENVIRONMENT" not in os.environ and not _dotenv_sets("ENVIRONMENT"):
+        os.environ["ENVIRONMENT"] = "development"
     # Imported here, after chdir, so that Settings reads this repo's .env.
     from backend.core.settings import Settings
 

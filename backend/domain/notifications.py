@@ -2,6 +2,11 @@
 
 Templates live in templates/email/<kind>.{subject.txt,txt,html}; HTML is autoescaped and a
 missing context variable raises jinja2.UndefinedError instead of rendering an empty string.
+
+Text that came from the submitter (a summary of the case, a file name) never goes into a
+subject, and goes into a body only through `quoted`: control characters removed, whitespace
+collapsed, links defused, cut to a short length (and escaped in HTML like everything else), so
+that nobody can use our mail to send their own message.
 """
 
 from __future__ import annotations
@@ -25,6 +30,20 @@ EMAIL_KINDS = (
 
 _TEMPLATE_DIR = Path(__file__).resolve().parent / "templates" / "email"
 _SPACE_RE = re.compile(r"\s+")
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+_LINK_RE = re.compile(r"(?i)\b(https?|ftp)://|\bwww\.")
+QUOTE_MAX = 200
+
+
+def quoted(value: object, limit: int = QUOTE_MAX) -> str:
+    """Submitter text fit for a body: one line, no control or direction characters, links
+    defused (`https://x` becomes `https[:]//x`), at most `limit` characters."""
+    text = _SPACE_RE.sub(" ", _CONTROL_RE.sub(" ", str(value))).strip()
+    text = _LINK_RE.sub(
+        lambda m: m.group(0).replace("://", "[:]//").replace("www.", "www[.]"), text
+    )
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
 
 _DOC_TYPE_LABELS = {
     "peticao_inicial": "petição inicial",
@@ -66,6 +85,7 @@ def _environment() -> Environment:
     environment.filters["area_label"] = _label(AREA_LABELS)
     environment.filters["urgency_label"] = _label(URGENCY_LABELS)
     environment.filters["doc_type_label"] = _label(_DOC_TYPE_LABELS)
+    environment.filters["quoted"] = quoted
     return environment
 
 

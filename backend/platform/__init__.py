@@ -3,10 +3,12 @@
 The task catalogue (TaskSpec, RetryPolicy; no Celery import), the Celery app, submissions and
 the enqueue service (one atomic Lua call per task), task records and status, Celery messages,
 Lua scripts, the SQL outbox, the dead-letter store, retention, crash recovery (reaper, orphan
-sweep) and the platform's Prometheus collector. It imports neither the API, use cases nor tasks.
+sweep), the platform's Prometheus collector, the audit trail, token revocations and open-stream
+slots. It imports neither the API, use cases nor tasks.
 """
 
 __all__ = [
+    "audit",
     "catalogue",
     "celery_app",
     "dead_letters",
@@ -18,6 +20,8 @@ __all__ = [
     "records",
     "recovery",
     "retention",
+    "revocations",
     "status",
+    "stream_slots",
     "submissions",
 ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from backend.core.enums import Priority, QueueName, Role
+from backend.core.enums import Priority, QueueName, ResourceType, Role
 from backend.core.settings import settings
 
 __all__ = ["TASK_MODULES", "TASK_SPECS", "RetryPolicy", "TaskSpec", "register_spec", "spec_for"]
@@ -60,6 +60,12 @@ class TaskSpec:
     # deferred until a slot frees. Calls that need a key use `external_call(service, key=...)`
     # in the body (backend/resilience/external_calls.py).
     rate_limits: tuple[str, ...] = ()
+    # The positional arguments that are row ids, by kind: a client may submit the task only
+    # with rows it owns (checked by the API, and again by the task), and no kwargs.
+    owned_args: tuple[ResourceType, ...] = ()
+    # The highest priority a client may ask for; operators may ask for any. Clients may not
+    # choose another queue than the spec's.
+    client_max_priority: Priority = Priority.HIGH
 
 
 _OPS = frozenset({Role.OPERATOR, Role.ADMIN})
@@ -75,6 +81,7 @@ TASK_SPECS: dict[str, TaskSpec] = {
             soft_time_limit_s=60,
             time_limit_s=90,
             submit_roles=_ALL,
+            owned_args=(ResourceType.CASE,),
         ),
         TaskSpec(
             "documents.analyse_document",
@@ -83,6 +90,7 @@ TASK_SPECS: dict[str, TaskSpec] = {
             soft_time_limit_s=120,
             time_limit_s=180,
             submit_roles=_ALL,
+            owned_args=(ResourceType.DOCUMENT,),
         ),
         TaskSpec(
             "notifications.send_email",

@@ -6,6 +6,7 @@ transport, scheduler, TrackedTask) in backend.worker, named here by import path 
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from celery import Celery
@@ -14,6 +15,7 @@ from kombu import Queue  # type: ignore[attr-defined]
 
 from backend.core.enums import PRIORITY_STEPS, Priority, QueueName
 from backend.core.keys import BROKER_SEP
+from backend.core.security.config_check import Process, guard
 from backend.core.settings import settings
 from backend.platform.catalogue import TASK_MODULES, TASK_SPECS
 
@@ -23,6 +25,17 @@ def route_by_catalogue(name: str, *_: Any, **__: Any) -> dict[str, str] | None:
     spec = TASK_SPECS.get(name)
     return {"queue": spec.queue.value} if spec else None
 
+
+def process_of(argv: list[str]) -> Process | None:
+    """The process `celery ... worker|beat|flower` runs (None: a client, e.g. the API)."""
+    names = {Process.WORKER.value, Process.BEAT.value, Process.FLOWER.value}
+    return next((Process(a) for a in argv[1:] if a in names), None)
+
+
+# A worker, beat or Flower refuses to start in production on a fatal configuration verdict.
+_process = process_of(sys.argv) if "celery" in sys.argv[0] else None
+if _process is not None:
+    guard(_process)
 
 celery_app = Celery("legal_triage", include=TASK_MODULES + settings.tasks.extra_modules)
 

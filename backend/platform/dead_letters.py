@@ -19,11 +19,13 @@ from sqlalchemy.exc import IntegrityError
 
 from backend.core.db.models import DeadLetter, utcnow
 from backend.core.db.session import session_scope
-from backend.core.enums import DeadLetterReason
+from backend.core.enums import AuditAction, DeadLetterReason, ResourceType
 from backend.core.errors import Conflict, DeadLetterNotFound, InvalidRequest
 from backend.core.logging import get_logger, scrub
 from backend.core.settings import settings
+from backend.platform.audit import AuditContext
 from backend.platform.enqueue import CeleryTaskService
+from backend.platform.messages import masked_args
 from backend.platform.status import TaskStatusManager
 
 log = get_logger(__name__)
@@ -132,15 +134,16 @@ def record_failure(
         log.error("dead_letter_not_recorded", task=name, task_id=task_id, error=type(err).__name__)
 
 
-def to_dict(entry: DeadLetter) -> dict[str, Any]:
+def to_dict(entry: DeadLetter, *, raw: bool = False) -> dict[str, Any]:
+    """The entry as the API shows it: arguments masked unless `raw` (admins, audited)."""
     return {
         "task_id": entry.task_id,
         "name": entry.name,
         "queue": entry.queue,
         "priority": entry.priority,
         "owner": entry.owner,
-        "args": entry.args,
-        "kwargs": entry.kwargs,
+        "args": entry.args if raw else masked_args(entry.args),
+        "kwargs": entry.kwargs if raw else masked_args(entry.kwargs),
         "error": {"type": entry.error_type, "message": entry.error_message},
         "traceback": entry.traceback,
         "history": entry.history,
@@ -189,7 +192,7 @@ def _filtered(flt: DeadLetterFilter, *, open_only: bool) -> Select[DeadLetter]:
 
 
 def list_entries(
-    flt: DeadLetterFilter, *, limit: int = 50, cursor: str | None = None
+    flt: DeadLetterFilter, *, limit: int = 50, cursor: str | None = None, raw: bool = False
 ) -> DeadLetterPage:
     """Entries newest first (discarded ones left out); follow `next_cursor` for the next page."""
     query = _filtered(flt, open_only=False).where(DeadLetter.discarded_at.is_(None))
@@ -207,7 +210,7 @@ def list_entries(
     more = len(rows) > limit
     rows = rows[:limit]
     return DeadLetterPage(
-        items=[to_dict(r) for r in rows],
+        items=[to_dict(r, raw=raw) for r in rows],
         next_cursor=_encode_cursor(rows[-1]) if more and rows else None,
     )
 
@@ -227,10 +230,17 @@ def _check_open(entry: DeadLetter) -> None:
         raise Conflict(f"task {entry.task_id} was discarded")
 
 
-def replay(task_id: str, *, requested_by: str, service: CeleryTaskService) -> str:
+def replay(
+    task_id: str,
+    *,
+    requested_by: str,
+    service: CeleryTaskService,
+    audit: AuditContext | None = None,
+) -> str:
     """Run a dead-lettered task again as a new task linked to it; returns the new task id.
 
-    Two operators replaying at once get the same new task (retry's idempotency key).
+    Two operators replaying at once get the same new task (retry's idempotency key). With
+    `audit`, the audit row is written in the entry's transaction, before the task is published.
     """
     with session_scope() as session:
         entry = session.get(DeadLetter, task_id)
@@ -245,6 +255,8 @@ def replay(task_id: str, *, requested_by: str, service: CeleryTaskService) -> st
             "priority": entry.priority or "",
             "owner": entry.owner,
         }
+        if audit is not None:
+            audit.record(session, AuditAction.REPLAY_DEAD_LETTER, ResourceType.DEAD_LETTER, task_id)
         result = service.retry(task_id, requested_by=requested_by, stored=stored)
         entry.replayed_as = result.task_id
     log.info("dead_letter_replayed", task_id=task_id, new_task_id=result.task_id)
@@ -252,7 +264,11 @@ def replay(task_id: str, *, requested_by: str, service: CeleryTaskService) -> st
 
 
 def replay_many(
-    flt: DeadLetterFilter, *, requested_by: str, service: CeleryTaskService
+    flt: DeadLetterFilter,
+    *,
+    requested_by: str,
+    service: CeleryTaskService,
+    audit: AuditContext | None = None,
 ) -> dict[str, list[dict[str, str]]]:
     """Replay the oldest open entries that match, at most DEAD_LETTER_REPLAY_MAX of them.
 
@@ -271,7 +287,7 @@ def replay_many(
     skipped: list[dict[str, str]] = []
     for task_id in ids:
         try:
-            new_id = replay(task_id, requested_by=requested_by, service=service)
+            new_id = replay(task_id, requested_by=requested_by, service=service, audit=audit)
         except (Conflict, InvalidRequest, DeadLetterNotFound) as exc:
             skipped.append({"task_id": task_id, "reason": exc.message})
             continue
@@ -279,14 +295,19 @@ def replay_many(
     return {"replayed": replayed, "skipped": skipped}
 
 
-def discard(task_id: str) -> dict[str, Any]:
-    """Mark an entry as dealt with: it leaves the list and can no longer be replayed."""
+def discard(task_id: str, audit: AuditContext | None = None) -> dict[str, Any]:
+    """Mark an entry as dealt with: it leaves the list and can no longer be replayed. With
+    `audit`, the audit row is written in the same transaction."""
     with session_scope() as session:
         entry = session.get(DeadLetter, task_id)
         if entry is None:
             raise DeadLetterNotFound(task_id)
         _check_open(entry)
         entry.discarded_at = utcnow()
+        if audit is not None:
+            audit.record(
+                session, AuditAction.DISCARD_DEAD_LETTER, ResourceType.DEAD_LETTER, task_id
+            )
         return to_dict(entry)
 
 

@@ -209,6 +209,7 @@ class CeleryTaskService:
                 priority=record.get("priority"),
                 queue=record.get("queue"),
                 owner=record.get("owner", "system"),
+                owner_role=record.get("owner_role") or None,
                 correlation_id=record.get("correlation_id"),
                 # Two operators pressing retry at once get one new task.
                 idempotency_key=f"retry-of:{task_id}",

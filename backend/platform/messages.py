@@ -33,6 +33,18 @@ def redacted_repr(args: Sequence[Any], kwargs: Mapping[str, Any]) -> tuple[str, 
     return args_repr, kwargs_repr
 
 
+def masked_args(value: Any) -> Any:
+    """Arguments as operators see them: numbers and ids kept, any other string masked, nested
+    lists and objects walked (the raw values are for admins, audited)."""
+    if isinstance(value, Mapping):
+        return {k: masked_args(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [masked_args(v) for v in value]
+    if isinstance(value, str) and not _ID.fullmatch(value):
+        return "…"
+    return value
+
+
 def _shown(value: Any) -> str:
     if value is None or isinstance(value, bool | int | float):
         return repr(value)
@@ -93,6 +105,15 @@ def build_message(
         },
     }
     return orjson.dumps(envelope).decode()
+
+
+# Message headers naming who submitted a task; Celery hands them to the task as request
+# attributes (backend/worker/ownership.py reads them).
+OWNER_HEADER, OWNER_ROLE_HEADER = "ltq_owner", "ltq_owner_role"
+
+
+def owner_headers(owner: str | None, role: str | None) -> dict[str, str]:
+    return {OWNER_HEADER: owner or "", OWNER_ROLE_HEADER: role or ""}
 
 
 def eta_from(countdown_s: float | None, eta: datetime | None) -> datetime | None:

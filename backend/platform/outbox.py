@@ -30,6 +30,7 @@ from backend.core.db.session import session_scope
 from backend.core.enums import TaskState
 from backend.core.errors import ServiceUnavailable
 from backend.core.logging import get_logger
+from backend.core.security.ids import derived_uuid
 from backend.core.settings import settings
 from backend.platform.enqueue import CeleryTaskService
 from backend.platform.messages import eta_from
@@ -38,8 +39,6 @@ from backend.platform.submissions import TaskRequest, validate
 log = get_logger(__name__)
 
 ACCEPTED = TaskState.ACCEPTED.value
-# Fixed namespace of task ids derived from (owner, idempotency key) while Redis is down.
-_TASK_NAMESPACE = uuid.UUID("1b4e28ba-2fa1-4d3b-a3f5-ef0d9c1a7c11")
 _RELAY_BATCH = 500
 
 
@@ -233,7 +232,8 @@ class Outbox:
 
 
 def _derived_id(req: TaskRequest) -> str:
-    return str(uuid.uuid5(_TASK_NAMESPACE, f"{req.owner}\n{req.idempotency_key}"))
+    # Task ids derived from (owner, idempotency key) while Redis is down: HMAC under ID_SECRET.
+    return derived_uuid("task", req.owner, req.idempotency_key or "")
 
 
 class OutboxRelay:

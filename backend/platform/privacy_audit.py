@@ -20,7 +20,9 @@ from backend.core.settings import settings
 
 
 def subject_ref(subject: str) -> str:
-    key = hmac.new(settings.auth.secret.encode(), b"privacy-subject-pseudonym", "sha256").digest()
+    # Keyed by the id secret (required in production), so a pseudonym names nobody without it.
+    secret = settings.security.effective_id_secret or ""
+    key = hmac.new(secret.encode(), b"privacy-subject-pseudonym", "sha256").digest()
     return hmac.new(key, subject.encode(), hashlib.sha256).hexdigest()
 
 

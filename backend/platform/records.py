@@ -6,6 +6,7 @@ Pure code shared by the sync (workers, CLI) and asyncio (API) paths of the statu
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -68,6 +69,44 @@ def to_status(record: Mapping[str, str], history: Sequence[str]) -> dict[str, An
         "retried_by": record.get("retried_by") or None,
         "history": entries,
     }
+
+
+# Error types whose messages are our own words about the task's own ids (safe for clients).
+_CLIENT_SAFE_ERRORS = frozenset({"PermanentTaskError", "CallbackRefused", "TaskCancelled"})
+_WHERE = re.compile(r"\s+(?:on|by)\s+\S+")
+_INTERNAL_FIELDS = ("worker", "worker_instance", "held_by", "hostname")
+
+
+# Tasks whose outcome the owner sees only as delivered or failed: a webhook's status code or
+# connection error would make the platform a scanner of our own network.
+_OPAQUE_TASKS = frozenset({"notifications.send_webhook"})
+
+
+def for_client(status: Mapping[str, Any]) -> dict[str, Any]:
+    """A status object (or a live event) as a client may see it: no worker host names, no
+    operator names, no raw exception text (the error's type stays; the message only when it
+    is one of ours about the task's own ids)."""
+    shown = {k: (None if k in _INTERNAL_FIELDS else v) for k, v in status.items()}
+    error = shown.get("error")
+    if isinstance(error, Mapping) and error.get("type") not in _CLIENT_SAFE_ERRORS:
+        shown["error"] = {"type": error.get("type"), "message": "the task failed"}
+    for key in ("error_message", "traceback"):
+        shown.pop(key, None)
+    if shown.get("name") in _OPAQUE_TASKS:
+        state = shown.get("state")
+        shown["result"] = {"delivery": "delivered"} if state == "SUCCESS" else None
+        if shown.get("error") is not None:
+            shown["error"] = {"type": "delivery_failed", "message": "the callback failed"}
+        shown["history"] = [{**e, "detail": ""} for e in shown.get("history") or []]
+        shown["progress"] = None
+    detail, history = shown.get("detail"), shown.get("history")
+    if isinstance(detail, str):
+        shown["detail"] = _WHERE.sub("", detail)
+    if isinstance(history, list):
+        shown["history"] = [
+            {**e, "detail": _WHERE.sub("", str(e.get("detail", "")))} for e in history
+        ]
+    return shown
 
 
 @dataclass(frozen=True)

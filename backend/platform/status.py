@@ -264,9 +264,12 @@ class TaskStatusManager:
         pipe.zrem(self.keys.workers, hostname)
         pipe.execute()
 
-    def live_workers(self) -> list[dict[str, Any]]:
+    def live_workers(self, *, prune: bool = False) -> list[dict[str, Any]]:
+        """Workers with a fresh heartbeat. Read-only unless `prune` (the reaper's pass drops
+        stale entries; a metrics scrape or a public health check never writes)."""
         cutoff = time.time() - settings.recovery.worker_heartbeat_ttl_s
-        self.redis.zremrangebyscore(self.keys.workers, "-inf", cutoff)
+        if prune:
+            self.redis.zremrangebyscore(self.keys.workers, "-inf", cutoff)
         hostnames = [str(h) for h in self.redis.zrangebyscore(self.keys.workers, cutoff, "+inf")]  # type: ignore[union-attr]
         pipe = self.redis.pipeline(transaction=False)
         for hostname in hostnames:
@@ -279,14 +282,21 @@ class TaskStatusManager:
         return workers
 
     def iter_records_since(
-        self, since_ms: int, fields: Sequence[str], *, batch: int = 1000
+        self,
+        since_ms: int,
+        fields: Sequence[str],
+        *,
+        batch: int = 1000,
+        owner: str | None = None,
     ) -> Iterator[dict[str, str | None]]:
-        """`fields` of every live task record created since `since_ms`, oldest first; one
-        round trip per `batch` records (the reports read a whole period this way)."""
+        """`fields` of every live task record created since `since_ms` (of `owner` only, if
+        given), oldest first; one round trip per `batch` records (the reports read a whole
+        period this way)."""
+        index = self.keys.index("owner", owner) if owner is not None else self.keys.index_all
         offset = 0
         while True:
             ids: list[str] = self.redis.zrangebyscore(  # type: ignore[assignment]
-                self.keys.index_all, since_ms, "+inf", start=offset, num=batch
+                index, since_ms, "+inf", start=offset, num=batch
             )
             if not ids:
                 return

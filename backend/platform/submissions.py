@@ -19,12 +19,18 @@ import orjson
 
 from backend.core import tracing
 from backend.core.clock import now_ms
-from backend.core.enums import Priority, QueueName
-from backend.core.errors import InvalidPriority, InvalidRequest, UnknownQueue, UnknownTask
+from backend.core.enums import SYSTEM_OWNER, Priority, QueueName
+from backend.core.errors import (
+    InvalidPriority,
+    InvalidRequest,
+    PayloadTooLarge,
+    UnknownQueue,
+    UnknownTask,
+)
 from backend.core.keys import Keys, keys
 from backend.core.settings import settings
 from backend.platform.catalogue import TASK_SPECS, spec_for
-from backend.platform.messages import build_message, eta_from
+from backend.platform.messages import build_message, eta_from, owner_headers
 from backend.platform.records import history_entry
 
 _IDEMPOTENCY_KEY = re.compile(r"[\w.:@/+=-]{1,200}")
@@ -43,7 +49,7 @@ class TaskRequest:
     countdown: float | None = None
     eta: datetime | None = None
     retry_policy: Mapping[str, Any] | None = None
-    owner: str = "system"
+    owner: str = SYSTEM_OWNER
     correlation_id: str | None = None
     idempotency_key: str | None = None
     metadata: Mapping[str, Any] | None = None
@@ -54,6 +60,9 @@ class TaskRequest:
     # W3C trace context of the message (backend/core/tracing.py); by default a child of the
     # current span (the API request, or the task that enqueues this one).
     traceparent: str | None = None
+    # The owner's role when a person submitted it (None: the platform itself). The task checks
+    # again that a client's task touches only the client's own rows (backend/worker/ownership).
+    owner_role: str | None = None
 
 
 def row_task(task_name: str, row_id: str, *, owner: str, key: str) -> TaskRequest:
@@ -145,6 +154,10 @@ def validate(req: TaskRequest) -> Validated:
         metadata_json = orjson.dumps(dict(req.metadata or {})).decode()
     except (TypeError, ValueError) as exc:
         raise InvalidRequest(f"arguments must be JSON-serialisable: {exc}") from None
+    if len(metadata_json) > settings.security.metadata_max_bytes:
+        raise PayloadTooLarge(
+            f"metadata over {settings.security.metadata_max_bytes} bytes (METADATA_MAX_BYTES)"
+        )
     if len(args_json) + len(kwargs_json) > _MAX_ARGS_BYTES:
         raise InvalidRequest("task arguments too large; pass ids, not documents")
     return Validated(
@@ -174,7 +187,7 @@ def build(v: Validated, key_space: Keys = keys, *, publish: bool = True) -> Prep
             args=req.args,
             kwargs=req.kwargs,
             eta=eta,
-            headers=trace_headers(req),
+            headers={**(trace_headers(req) or {}), **owner_headers(req.owner, req.owner_role)},
         )
         if publish
         else ""
@@ -198,6 +211,8 @@ def build(v: Validated, key_space: Keys = keys, *, publish: bool = True) -> Prep
         "kwargs": v.kwargs_json,
         "metadata": v.metadata_json,
     }
+    if req.owner_role:
+        fields["owner_role"] = req.owner_role
     if req.retry_of:
         fields["retry_of"] = req.retry_of
     if eta:

@@ -27,14 +27,13 @@ from backend.core.enums import BatchEvent, BatchStatus, CaseStatus, Notification
 from backend.core.errors import Conflict
 from backend.core.keys import keys
 from backend.core.logging import get_logger
+from backend.core.security.ids import derived_uuid
 from backend.platform.enqueue import CeleryTaskService
 from backend.platform.outbox import Outbox, stage
 from backend.platform.submissions import TaskRequest
 
 log = get_logger(__name__)
 
-# Fixed namespace of batch ids derived from idempotency keys; changing it breaks replays.
-_BATCH_NAMESPACE = uuid.UUID("0b7f3c9e-5d2a-4e61-8f3b-9a1c2d3e4f50")
 ITEMS_MAX = 1000
 _CANCELLED = {"type": "TaskRevoked", "message": "the triage task was cancelled or lost"}
 
@@ -95,7 +94,7 @@ def batch_id_for(owner: str, idempotency_key: str | None) -> str:
     """The batch a user's idempotency key stands for (a fresh id without a key)."""
     if idempotency_key is None:
         return str(uuid.uuid4())
-    return str(uuid.uuid5(_BATCH_NAMESPACE, f"{owner}\n{idempotency_key}"))
+    return derived_uuid("batch", owner, idempotency_key)
 
 
 def new_batch(
@@ -199,6 +198,12 @@ def _callback_tasks(batch: Batch) -> list[TaskRequest]:
             )
         )
     return tasks
+
+
+def case_owner(case_id: str) -> str | None:
+    with session_scope() as session:
+        case = session.get(Case, case_id)
+        return case.owner if case is not None else None
 
 
 def mark_case_failed(case_id: str) -> Settled | None:

@@ -12,23 +12,30 @@ import hashlib
 import uuid
 from dataclasses import dataclass
 
+from sqlalchemy import func, select
+
 from backend.adapters import file_store
 from backend.core.crypto import keyring
 from backend.core.db.models import Case, Document
 from backend.core.db.session import session_scope
+from backend.core.enums import AuditAction, AuditOutcome, ResourceType
 from backend.core.errors import (
     CaseNotFound,
     DocumentNotFound,
     InvalidRequest,
     PayloadTooLarge,
+    QuotaExceeded,
     UnsupportedMediaType,
 )
 from backend.core.security.tokens import Principal
 from backend.core.settings import settings
 from backend.domain.parsing import sniff
+from backend.platform.audit import AuditContext
 from backend.platform.enqueue import CeleryTaskService
 from backend.platform.outbox import Outbox, stage
 from backend.platform.submissions import row_task
+from backend.resilience import quotas
+from backend.resilience.quotas import Quota
 
 ANALYSE_TASK = "documents.analyse_document"
 
@@ -47,6 +54,7 @@ def submit_document(
     case_id: str,
     filename: str | None,
     data: bytes,
+    audit: AuditContext | None = None,
 ) -> SubmittedDocument:
     """Store an uploaded file for `case_id` and enqueue its analysis."""
     if len(data) > settings.parsing.max_upload_bytes:
@@ -65,6 +73,21 @@ def submit_document(
             raise CaseNotFound(case_id)
         # The document belongs to the case's client, also when an operator uploads it.
         owner = case.owner
+        stored = session.scalar(
+            select(func.coalesce(func.sum(Document.size_bytes), 0)).where(
+                Document.owner == owner, Document.storage_path.is_not(None)
+            )
+        )
+    if not principal.sees_everything:
+        limit = settings.security.upload_bytes_per_user
+        if int(stored or 0) + len(data) > limit:
+            raise QuotaExceeded(
+                f"quota exceeded: at most {limit} bytes of stored files per user",
+                retry_after_s=quotas.DAY,
+            )
+        quotas.charge(
+            principal.user, Quota("uploads", settings.security.uploads_per_day, quotas.DAY)
+        )
     document_id = str(uuid.uuid4())
     keyring.ensure(owner)  # before the transaction: sealing never waits on its own write lock
     file_store.save(document_id, data, owner=owner)
@@ -88,6 +111,10 @@ def submit_document(
                     task_id=staged.task_id,
                 )
             )
+            if audit is not None:  # in the row's transaction
+                audit.record(
+                    session, AuditAction.UPLOAD_DOCUMENT, ResourceType.DOCUMENT, document_id
+                )
     except BaseException:
         file_store.delete(document_id)
         raise
@@ -95,10 +122,22 @@ def submit_document(
     return SubmittedDocument(document_id, str(staged.task_id), queued)
 
 
-def get_document(*, principal: Principal, document_id: str) -> Document:
-    """A document its caller may see; anyone else's answers as missing."""
+def get_document(
+    *, principal: Principal, document_id: str, audit: AuditContext | None = None
+) -> Document:
+    """A document its caller may see; anyone else's answers as missing. With `audit`, the
+    read (it carries the document's text) or the refusal is recorded; a read that cannot be
+    audited fails."""
     with session_scope() as session:
         document = session.get(Document, document_id)
-        if document is None or not principal.may_see(document.owner):
+        if document is None:
             raise DocumentNotFound(document_id)
-        return document
+        visible = principal.may_see(document.owner)
+        if audit is not None:
+            outcome = AuditOutcome.OK if visible else AuditOutcome.REFUSED
+            audit.record(
+                session, AuditAction.READ_DOCUMENT, ResourceType.DOCUMENT, document_id, outcome
+            )
+    if not visible:
+        raise DocumentNotFound(document_id)
+    return document

@@ -20,10 +20,12 @@ from sqlalchemy.orm import Session
 
 from backend.core.db.models import Case, Report, utcnow
 from backend.core.db.session import session_scope
-from backend.core.enums import NotificationKind, QueueName
+from backend.core.enums import AuditAction, NotificationKind, QueueName, ReportScope, ResourceType
 from backend.core.errors import InvalidRequest
+from backend.core.security.ids import derived_uuid
 from backend.core.settings import settings
 from backend.domain.reports import REPORT_FORMATS, OperationsReport, TaskSample, build_report
+from backend.platform.audit import AuditContext
 from backend.platform.enqueue import CeleryTaskService
 from backend.platform.outbox import Outbox, stage
 from backend.platform.status import TaskStatusManager
@@ -32,8 +34,6 @@ from backend.platform.submissions import TaskRequest, check_idempotency_key
 TASK_NAME = "reports.generate_operations_report"
 MAX_PERIOD_HOURS = 720
 PENDING, READY = "pending", "ready"
-# Fixed namespace of report ids derived from idempotency keys; changing it breaks replays.
-_REPORT_NAMESPACE = uuid.UUID("0c7b5a52-8f0e-4d8e-9a49-5d1f6c2b3e07")
 _SAMPLE_FIELDS = ("name", "queue", "state", "wait_ms", "runtime_ms", "error_type")
 
 
@@ -44,6 +44,8 @@ class ReportJob:
     report_id: str
     period_hours: int
     report_format: str
+    # Whose cases and tasks it counts: None for the whole platform.
+    owner: str | None = None
 
 
 def validate(period_hours: int, report_format: str) -> None:
@@ -60,6 +62,8 @@ def request_report(
     period_hours: int,
     report_format: str,
     idempotency_key: str | None = None,
+    scope: ReportScope = ReportScope.PLATFORM,
+    audit: AuditContext | None = None,
 ) -> tuple[Report, bool]:
     """Create the report row and its task; returns the row and whether the task is queued
     (False: Redis is down and the outbox relay publishes it later).
@@ -72,9 +76,7 @@ def request_report(
     if idempotency_key is not None:
         check_idempotency_key(idempotency_key)
     report_id = (
-        str(uuid.uuid5(_REPORT_NAMESPACE, f"{owner}\n{idempotency_key}"))
-        if idempotency_key
-        else str(uuid.uuid4())
+        derived_uuid("report", owner, idempotency_key) if idempotency_key else str(uuid.uuid4())
     )
     try:
         with session_scope() as session:
@@ -91,8 +93,11 @@ def request_report(
                 format=report_format,
                 status=PENDING,
                 task_id=staged.task_id,
+                scope=scope.value,
             )
             session.add(report)
+            if audit is not None:  # in the row's transaction: no report without its audit row
+                audit.record(session, AuditAction.REQUEST_REPORT, ResourceType.REPORT, report_id)
     except IntegrityError:  # a concurrent request with the same key won
         with session_scope() as session:
             first = session.get(Report, report_id)
@@ -135,6 +140,8 @@ def collect(job: ReportJob, status: TaskStatusManager, *, now: datetime) -> Oper
     since = now - timedelta(hours=job.period_hours)
     with session_scope() as session:
         recent = Case.created_at >= since
+        if job.owner is not None:
+            recent = recent & (Case.owner == job.owner)
         by_area = session.execute(
             select(Case.area, func.count()).where(recent).group_by(Case.area)
         ).all()
@@ -152,7 +159,9 @@ def collect(job: ReportJob, status: TaskStatusManager, *, now: datetime) -> Oper
             runtime_ms=_int(raw["runtime_ms"]),
             error_type=raw["error_type"] or None,
         )
-        for raw in status.iter_records_since(int(since.timestamp() * 1000), _SAMPLE_FIELDS)
+        for raw in status.iter_records_since(
+            int(since.timestamp() * 1000), _SAMPLE_FIELDS, owner=job.owner
+        )
     )
     return build_report(
         period_hours=job.period_hours,

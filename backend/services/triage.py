@@ -23,14 +23,15 @@ from sqlalchemy.orm import Session
 from backend.core.crypto import keyring
 from backend.core.db.models import Batch, Case, OutboxEntry
 from backend.core.db.session import session_scope
+from backend.core.enums import AuditAction, ResourceType
 from backend.core.errors import Conflict
+from backend.core.security.ids import derived_uuid
+from backend.platform.audit import AuditContext
 from backend.platform.enqueue import CeleryTaskService
 from backend.platform.outbox import Outbox, stage
 from backend.platform.submissions import TaskRequest, check_idempotency_key, row_task
 
 TRIAGE_TASK = "triage.classify_case"
-# Fixed namespace of the case ids derived from idempotency keys; changing it breaks replays.
-_CASE_NAMESPACE = uuid.UUID("6f1d0c53-3b0e-4a53-9a57-3c1f2f1f7a10")
 _CLAIM_ATTEMPTS = 3
 
 
@@ -61,8 +62,11 @@ class _Claimed:
 
 def case_id_for(owner: str, idempotency_key: str, position: int | None = None) -> str:
     """The case id a user's idempotency key stands for (per position within a batch)."""
-    name = f"{owner}\n{idempotency_key}" + ("" if position is None else f"\n{position}")
-    return str(uuid.uuid5(_CASE_NAMESPACE, name))
+    # HMAC under ID_SECRET: a case id cannot be computed from the (user, key) it stands for.
+    parts = (
+        (owner, idempotency_key) if position is None else (owner, idempotency_key, str(position))
+    )
+    return derived_uuid("case", *parts)
 
 
 def _matches(case: Case, owner: str, draft: CaseDraft) -> bool:
@@ -105,6 +109,7 @@ def submit_cases(
     drafts: Sequence[tuple[int | None, CaseDraft]],
     idempotency_key: str | None,
     batch: Batch | None = None,
+    audit: AuditContext | None = None,
 ) -> list[SubmittedCase]:
     """Create the cases and their triage tasks (one transaction, one Redis round trip).
 
@@ -124,7 +129,7 @@ def submit_cases(
         for position, draft in drafts
     ]
     keyring.ensure(owner)  # before the transaction: sealing never waits on its own write lock
-    claimed = _claim(owner, wanted, batch)
+    claimed = _claim(owner, wanted, batch, audit)
     queued = Outbox(tasks).publish(claimed.staged)
     return [
         SubmittedCase(
@@ -138,7 +143,10 @@ def submit_cases(
 
 
 def _claim(
-    owner: str, wanted: Sequence[tuple[str, int | None, CaseDraft]], batch: Batch | None
+    owner: str,
+    wanted: Sequence[tuple[str, int | None, CaseDraft]],
+    batch: Batch | None,
+    audit: AuditContext | None,
 ) -> _Claimed:
     """Insert the cases that do not exist yet with their staged tasks. A concurrent
     insert of the same id is seen on the next attempt."""
@@ -146,7 +154,15 @@ def _claim(
     for attempt in range(_CLAIM_ATTEMPTS):
         try:
             with session_scope() as session:
-                return _claim_in(session, owner, wanted, ids, batch)
+                claimed = _claim_in(session, owner, wanted, ids, batch)
+                if audit is not None:  # in the cases' transaction: none without its row
+                    if batch is not None and claimed.inserted:
+                        audit.record(
+                            session, AuditAction.SUBMIT_BATCH, ResourceType.BATCH, batch.id
+                        )
+                    for case_id in sorted(claimed.inserted):
+                        audit.record(session, AuditAction.SUBMIT_CASE, ResourceType.CASE, case_id)
+                return claimed
         except IntegrityError:
             if attempt == _CLAIM_ATTEMPTS - 1:
                 raise

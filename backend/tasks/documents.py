@@ -17,14 +17,16 @@ from backend.core.errors import DocumentParseFailed, PermanentTaskError
 from backend.domain.parsing import DocumentKind, ExtractedText, OcrOutcome, build_analysis
 from backend.domain.triage import urgency_to_priority
 from backend.worker import TrackedTask, task_service, tracked_task
+from backend.worker.ownership import may_touch
 
 
 @tracked_task("documents.analyse_document")
 def analyse_document(self: TrackedTask, document_id: str) -> dict[str, Any]:
     with session_scope() as session:
         document = session.get(Document, document_id)
-        if document is None:
-            raise PermanentTaskError(f"document {document_id} does not exist")
+        # The same answer for a missing document and someone else's: ids are not an oracle.
+        if document is None or not may_touch(self, document.owner):
+            raise PermanentTaskError(f"document {document_id} is not available")
         # Redelivered after success was stored: the analysis already happened.
         done = document.status == "analysed" and document.analysis is not None
         has_file, stored_text = document.storage_path is not None, document.text

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
-
 from backend.adapters import mailer
 from backend.adapters.redis_clients import get_redis
 from backend.core.db.models import Batch, Case, Document, Report
@@ -140,14 +138,9 @@ def send_webhook(self: TrackedTask, batch_id: str) -> dict[str, Any]:
         raise PermanentTaskError(str(exc)) from exc
 
     def deliver() -> int:
+        # To the address that was checked, with the original Host and TLS server name.
         with external_call("webhook", callback.host):
-            response = httpx.post(
-                callback.url,
-                content=callback.body,
-                headers=callback.headers,
-                timeout=settings.webhooks.timeout_s,
-                follow_redirects=False,
-            )
+            response = webhooks.post(callback)
             if not webhooks.refusal_is_final(response.status_code):
                 response.raise_for_status()  # 5xx, 408, 429: the service failed, retried
         if webhooks.refusal_is_final(response.status_code):

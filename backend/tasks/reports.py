@@ -6,6 +6,7 @@ from typing import Any
 
 from backend.core.db.models import utcnow
 from backend.core.db.session import session_scope
+from backend.core.enums import ReportScope
 from backend.core.errors import InvalidRequest, PermanentTaskError
 from backend.domain.reports import render
 from backend.services import reports
@@ -36,7 +37,8 @@ def generate_operations_report(
             raise PermanentTaskError(exc.message) from None
         if report is None:
             raise PermanentTaskError(f"report {report_id} does not exist")
-        job = ReportJob(report.id, report.period_hours, report.format)
+        owner = report.owner if report.scope == ReportScope.OWN else None
+        job = ReportJob(report.id, report.period_hours, report.format, owner)
         done = reports.ready_file(report)
         result = reports.outcome(report.id, done, report.summary) if done else None
     if result is None:  # not a redelivery of a finished run

@@ -13,10 +13,15 @@ from backend.domain.triage import JsonValue, urgency_to_priority
 from backend.services import batches
 from backend.services.triage_engine import triage
 from backend.worker import TrackedTask, task_service, tracked_task
+from backend.worker.ownership import Submitter, allowed_for, may_touch
 
 
-def _case_failed(case_id: str) -> None:
-    """The triage failed for good or was cancelled: the case is `failed`, its batch recounted."""
+def _case_failed(case_id: str, *, submitter: Submitter = (None, None)) -> None:
+    """The triage failed for good or was cancelled: the case is `failed`, its batch recounted.
+    Only by a task allowed to touch the case: someone else's task never fails it."""
+    owner = batches.case_owner(case_id)
+    if owner is None or not allowed_for(submitter, owner):
+        return
     batches.announce(batches.mark_case_failed(case_id), task_service())
 
 
@@ -24,8 +29,9 @@ def _case_failed(case_id: str) -> None:
 def classify_case(self: TrackedTask, case_id: str) -> dict[str, Any]:
     with session_scope() as session:
         case = session.get(Case, case_id)
-        if case is None:
-            raise PermanentTaskError(f"case {case_id} does not exist")
+        # The same answer for a missing case and someone else's: ids are not an oracle.
+        if case is None or not may_touch(self, case.owner):
+            raise PermanentTaskError(f"case {case_id} is not available")
         # Redelivered after success was stored: the triage already happened.
         done = case.status == CaseStatus.TRIAGED and bool(case.triage)
         title, description = case.title, case.description

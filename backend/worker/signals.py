@@ -119,7 +119,7 @@ def _on_revoked(
         request.id, Transition.REVOKED, detail=f"{reason} on {request.hostname}"
     )
     if isinstance(sender, TrackedTask):
-        sender.cancelled(request.args, request.kwargs)
+        sender.cancelled(request.args, request.kwargs, task_id=request.id)
 
 
 _threads: list[daemons.Periodic] = []

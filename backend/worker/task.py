@@ -36,7 +36,8 @@ class TrackedTask(Task):  # type: ignore[misc]
     typing = False
     hooks: Sequence[TaskHook] = DEFAULT_HOOKS
     # Settles the task's domain row once the task failed for good or was cancelled (a case
-    # becomes `failed`), called with the task's arguments; set through tracked_task.
+    # becomes `failed`), called with the task's arguments and `submitter=(owner, role)` from its
+    # record (backend/worker/ownership.py); set through tracked_task.
     on_final_failure: Callable[..., None] | None = None
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -64,7 +65,7 @@ class TrackedTask(Task):  # type: ignore[misc]
             # Cancelled while queued, or finished before a redelivery: never run again.
             log.info("task_skipped", task=self.name, task_id=req.id, state=outcome.state)
             if outcome.state is TaskState.REVOKED:
-                self.cancelled(args, kwargs)
+                self.cancelled(args, kwargs, task_id=req.id)
             raise Ignore()
         attempt = Attempt(req.id, outcome.attempts, spec.retry.merged(outcome.policy))
         if attempt.number > attempt.policy.max_attempts:
@@ -138,10 +139,10 @@ class TrackedTask(Task):  # type: ignore[misc]
                 log.warning("final_failure_hook_failed", task=self.name,
                             hook=type(hook).__name__, error=type(exc).__name__)  # fmt: skip
 
-    def cancelled(self, args: Any, kwargs: Any) -> None:
+    def cancelled(self, args: Any, kwargs: Any, *, task_id: str | None = None) -> None:
         for hook in self.hooks:
             try:
-                hook.on_cancelled(self, args, kwargs)
+                hook.on_cancelled(self, args, kwargs, task_id)
             except Exception as exc:
                 log.warning("cancel_hook_failed", task=self.name,
                             hook=type(hook).__name__, error=type(exc).__name__)  # fmt: skip

@@ -48,6 +48,12 @@ def prepare() -> Path:
         BREAKERS='{"llm": {}, "smtp": {}, "testsvc": {"fail_max": 3, "cooldown_s": 2}}',
         # Tests submit in bursts; the API limits are tested with small ones of their own.
         API_RATE_LIMITS='{"POST /api/tasks": "10000/minute", "POST /api/triage": "10000/minute"}',
+        # The per-user abuse quotas are tested with small ones of their own (test_abuse_limits).
+        CASES_PER_DAY="10000000",
+        EMAIL_RECIPIENTS_PER_HOUR="10000000",
+        UPLOADS_PER_DAY="10000000",
+        REPORTS_PER_DAY="10000000",
+        SSE_MAX_STREAMS_PER_USER="1000",
     )
     return tmp
 

@@ -102,3 +102,64 @@ def triage_on_own_worker(
         return wait_for_state(service.status.get, task_id, {"SUCCESS", "FAILURE"})
     finally:
         own.stop()
+
+
+class ApiProcess:
+    """A real API process (uvicorn, as in deploy/Procfile) on a free loopback port, with the
+    test run's environment or, if given, exactly `env`."""
+
+    def __init__(self, env: dict[str, str] | None = None) -> None:
+        from backend.devtools.redis_server import free_port
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = tmp_dir() / f"api-{self.port}.log"
+        self.env = dict(os.environ) if env is None else env
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, wait: bool = True) -> ApiProcess:
+        import sys
+
+        cmd = [
+            sys.executable, "-m", "uvicorn", "backend.api.app:app", "--host", "127.0.0.1",
+            "--port", str(self.port), "--no-access-log",
+        ]  # fmt: skip
+        self.proc = subprocess.Popen(
+            cmd, cwd=ROOT, stdout=self.log.open("ab"), stderr=subprocess.STDOUT,
+            start_new_session=True, env=self.env,
+        )  # fmt: skip
+        if wait:
+            self.wait_ready()
+        return self
+
+    def wait_ready(self, timeout: float = 30) -> None:
+        import httpx
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.proc is not None
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"API exited: {self.output()[-3000:]}")
+            try:
+                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise TimeoutError(f"API not ready: {self.output()[-3000:]}")
+
+    def wait_exit(self, timeout: float = 60) -> int:
+        assert self.proc is not None
+        return self.proc.wait(timeout=timeout)
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()

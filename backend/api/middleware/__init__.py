@@ -1,3 +1,4 @@
-"""HTTP middleware, one concern a file: body limit, request metrics, submission rate limits."""
+"""HTTP middleware, one concern a file: body limit, request metrics, submission rate limits,
+request ids."""
 
-__all__ = ["body_limit", "metrics", "rate_limit"]
+__all__ = ["body_limit", "metrics", "rate_limit", "request_id"]

@@ -10,9 +10,9 @@ from __future__ import annotations
 from fastapi import Request
 
 from backend.adapters.redis_clients import REDIS_DOWN
+from backend.api.auth import authenticate
 from backend.core.errors import InvalidToken, RateLimited
 from backend.core.logging import get_logger
-from backend.core.security.tokens import decode_token
 from backend.resilience.rate_limits import ApiRateLimiter
 
 log = get_logger(__name__)
@@ -30,11 +30,10 @@ async def limit_submissions(request: Request) -> None:
     if scheme.lower() != "bearer":
         return
     try:
-        principal = decode_token(token)
+        # Cached on the request: the route's `current_principal` does not decode it again.
+        principal = await authenticate(request, token)
     except InvalidToken:
         return
-    # The route's `current_principal` takes it from here instead of decoding the JWT again.
-    request.state.principal = principal
     route_key = f"{request.method} {route.path}"
     try:
         retry_after = await limiter.acquire(item, route_key, principal.user)

@@ -1,3 +1,13 @@
 """Routers, one module per resource; backend.api.app includes them in a declared order."""
 
-__all__ = ["batches", "dead_letters", "dev", "documents", "health", "reports", "tasks", "triage"]
+__all__ = [
+    "batches",
+    "dead_letters",
+    "dev",
+    "documents",
+    "health",
+    "reports",
+    "security",
+    "tasks",
+    "triage",
+]

@@ -10,7 +10,9 @@ from pydantic import ValidationError
 from sse_starlette.sse import EventSourceResponse
 from starlette.concurrency import run_in_threadpool
 
-from backend.api.deps import CurrentUser, IdempotencyKey, TaskServiceDep
+from backend.api.deps import AuditCtx, CurrentUser, IdempotencyKey, TaskServiceDep
+from backend.api.openapi import STREAM_RESPONSES
+from backend.api.quotas import charge_cases
 from backend.api.routes.triage import accepted_case
 from backend.api.schemas.triage import (
     BatchOut,
@@ -18,7 +20,8 @@ from backend.api.schemas.triage import (
     TriageBatchCreate,
     TriageCreate,
 )
-from backend.api.streams import batch_events, sse_response
+from backend.api.streams import batch_events
+from backend.api.streams.limits import limited_stream
 from backend.core.errors import (
     BatchNotFound,
     BatchTooLarge,
@@ -45,6 +48,7 @@ BatchId = Annotated[str, Path(max_length=64)]
 async def submit_batch(
     body: TriageBatchCreate,
     principal: CurrentUser,
+    ctx: AuditCtx,
     tasks: TaskServiceDep,
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
@@ -62,6 +66,8 @@ async def submit_batch(
     if body.callback_url is not None:
         webhooks.validate_callback_url(body.callback_url)
     drafts, items = _validated_items(body.cases)
+    recipients = sum(1 for _, d in drafts if d.client_email) + (1 if body.notify_email else 0)
+    await charge_cases(principal, len(drafts), recipients)
     batch = await run_in_threadpool(
         batches.new_batch,
         owner=principal.user,
@@ -77,6 +83,7 @@ async def submit_batch(
         drafts=drafts,
         idempotency_key=idempotency_key,
         batch=batch,
+        audit=ctx,
     )
     for (index, _), result in zip(drafts, submitted, strict=True):
         items[index] = {"index": index, **accepted_case(result)}
@@ -145,11 +152,11 @@ async def get_batch(
     }
 
 
-@router.get("/{batch_id}/stream")
+@router.get("/{batch_id}/stream", response_class=EventSourceResponse, responses=STREAM_RESPONSES)
 async def stream_batch(
     batch_id: BatchId, request: Request, principal: CurrentUser
 ) -> EventSourceResponse:
     """Server-Sent Events: `batch_progress` with the counts (now, then whenever they change),
     and `batch_completed` with the final counts, after which the stream ends."""
     await _visible_batch(batch_id, principal)
-    return sse_response(batch_events(request, batch_id))
+    return await limited_stream(request, principal, batch_events(request, batch_id))

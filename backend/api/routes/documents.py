@@ -6,13 +6,13 @@ Uploads have their own size limit (MAX_UPLOAD_BYTES) instead of MAX_BODY_BYTES.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Path, UploadFile, status
 from pydantic import BaseModel
 
-from backend.api.deps import CurrentUser, TaskServiceDep
+from backend.api.deps import AuditCtx, CurrentUser, TaskServiceDep
+from backend.api.schemas.common import UtcDateTime
 from backend.core.settings import settings
 from backend.services import documents
 
@@ -50,13 +50,14 @@ class DocumentOut(BaseModel):
     text: str | None
     task_id: str | None
     task_url: str | None
-    created_at: datetime
-    analysed_at: datetime | None
+    created_at: UtcDateTime
+    analysed_at: UtcDateTime | None
 
 
 @router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=DocumentAccepted)
 def upload_document(
     principal: CurrentUser,
+    ctx: AuditCtx,
     tasks: TaskServiceDep,
     file: Annotated[UploadFile, File(description="PDF, DOCX or plain text")],
     case_id: Annotated[str, Form(min_length=1, max_length=64)],
@@ -65,8 +66,9 @@ def upload_document(
     # One byte over the limit is enough to know it is too large.
     data = file.file.read(settings.parsing.max_upload_bytes + 1)
     submitted = documents.submit_document(
-        tasks, principal=principal, case_id=case_id, filename=file.filename, data=data
-    )
+        tasks, principal=principal, case_id=case_id, filename=file.filename, data=data,
+        audit=ctx,
+    )  # fmt: skip
     return DocumentAccepted(
         document_id=submitted.document_id,
         task_id=submitted.task_id,
@@ -79,10 +81,10 @@ def upload_document(
 
 @router.get("/{document_id}", response_model=DocumentOut)
 def get_document(
-    document_id: DocumentId, principal: CurrentUser, tasks: TaskServiceDep
+    document_id: DocumentId, principal: CurrentUser, ctx: AuditCtx, tasks: TaskServiceDep
 ) -> DocumentOut:
     """The document, its status and analysis; the extracted text is in `text`."""
-    document = documents.get_document(principal=principal, document_id=document_id)
+    document = documents.get_document(principal=principal, document_id=document_id, audit=ctx)
     # Only its owner and operators get this far, so the text goes with it.
     return DocumentOut(
         document_id=document.id,

@@ -23,7 +23,15 @@ async def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/ready")
+@router.get(
+    "/ready",
+    responses={
+        503: {
+            "description": "unavailable: the database is down",
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        }
+    },
+)
 async def ready(request: Request) -> JSONResponse:
     checks: dict[str, Any] = {}
     try:

@@ -12,14 +12,19 @@ from fastapi import APIRouter, Path, Request, status
 from sse_starlette.sse import EventSourceResponse
 from starlette.concurrency import run_in_threadpool
 
-from backend.api.deps import CurrentUser, IdempotencyKey, ReaderDep, TaskServiceDep
+from backend.api.deps import AuditCtx, CurrentUser, IdempotencyKey, ReaderDep, TaskServiceDep
+from backend.api.openapi import STREAM_RESPONSES
+from backend.api.quotas import charge_cases
 from backend.api.schemas.triage import CaseOut, TriageAccepted, TriageCreate
-from backend.api.streams import case_events, sse_response
-from backend.core.enums import CaseStatus
+from backend.api.streams import case_events
+from backend.api.streams.limits import limited_stream
+from backend.core.enums import AuditAction, AuditOutcome, CaseStatus, ResourceType
 from backend.core.errors import (
     CaseNotFound,
 )
 from backend.core.security.tokens import Principal
+from backend.platform.audit import AuditContext
+from backend.platform.records import for_client
 from backend.services import triage
 from backend.services.triage import CaseView, SubmittedCase
 
@@ -46,9 +51,21 @@ def accepted_case(submitted: SubmittedCase) -> dict[str, Any]:
     }
 
 
-async def _visible_case(case_id: str, principal: Principal) -> CaseView:
+async def _visible_case(
+    case_id: str, principal: Principal, ctx: AuditContext, *, audit_read: bool = True
+) -> CaseView:
+    """The case if the caller may see it. Someone else's answers as missing (audited as
+    refused); a read is audited (`audit_read`), and a read that cannot be audited fails."""
     case = await run_in_threadpool(triage.get_case, case_id)
-    if case is None or not principal.may_see(case.owner):
+    if case is None:
+        raise CaseNotFound(case_id)
+    visible = principal.may_see(case.owner)
+    if audit_read or not visible:
+        outcome = AuditOutcome.OK if visible else AuditOutcome.REFUSED
+        await run_in_threadpool(
+            ctx.record_alone, AuditAction.READ_CASE, ResourceType.CASE, case_id, outcome
+        )
+    if not visible:
         raise CaseNotFound(case_id)
     return case
 
@@ -57,26 +74,36 @@ async def _visible_case(case_id: str, principal: Principal) -> CaseView:
 async def submit_case(
     body: TriageCreate,
     principal: CurrentUser,
+    ctx: AuditCtx,
     tasks: TaskServiceDep,
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     """Create a case and enqueue its triage. The same `Idempotency-Key` from the same user
     returns the same case and task, also under concurrent requests."""
+    await charge_cases(principal, 1, 1 if body.client_email else 0)
     [submitted] = await run_in_threadpool(
         triage.submit_cases,
         tasks,
         owner=principal.user,
         drafts=[(None, body.draft())],
         idempotency_key=idempotency_key,
+        audit=ctx,
     )
     return accepted_case(submitted)
 
 
 @router.get("/{case_id}", response_model=CaseOut)
-async def get_case(case_id: CaseId, principal: CurrentUser, reader: ReaderDep) -> dict[str, Any]:
-    """The case, its triage task's state and, once done, the triage."""
-    case = await _visible_case(case_id, principal)
+async def get_case(
+    case_id: CaseId, principal: CurrentUser, ctx: AuditCtx, reader: ReaderDep
+) -> dict[str, Any]:
+    """The case, its triage task's state and, once done, the triage. Audited."""
+    case = await _visible_case(case_id, principal, ctx, audit_read=False)
     task = await reader.get(case.task_id) if case.task_id else None
+    # Audited after both reads: the audit write may wait for a worker's transaction, and the
+    # case must not read older than its task.
+    await run_in_threadpool(ctx.record_alone, AuditAction.READ_CASE, ResourceType.CASE, case_id)
+    if task is not None and not principal.sees_everything:
+        task = for_client(task)
     return {
         "case_id": case.id,
         "status": case.status,
@@ -94,14 +121,15 @@ async def get_case(case_id: CaseId, principal: CurrentUser, reader: ReaderDep) -
     }
 
 
-@router.get("/stream/{case_id}")
+@router.get("/stream/{case_id}", response_class=EventSourceResponse, responses=STREAM_RESPONSES)
 async def stream_case(
     case_id: CaseId,
     request: Request,
     principal: CurrentUser,
+    ctx: AuditCtx,
     reader: ReaderDep,
 ) -> EventSourceResponse:
     """Server-Sent Events: `triage_started` (once), `triage_update` (queued, progress, retry),
     then `triage_completed` with the triage, or `triage_failed` with the error."""
-    case = await _visible_case(case_id, principal)
-    return sse_response(case_events(request, case, reader))
+    case = await _visible_case(case_id, principal, ctx, audit_read=False)
+    return await limited_stream(request, principal, case_events(request, case, reader))

@@ -1,3 +1,3 @@
 """Request and response bodies of the API, one module per resource."""
 
-__all__ = ["dead_letters", "tasks", "triage"]
+__all__ = ["common", "dead_letters", "security", "tasks", "triage"]

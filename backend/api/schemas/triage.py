@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
+from backend.api.schemas.common import UtcDateTime
 from backend.services.triage import CaseDraft
 
 
@@ -85,8 +85,8 @@ class BatchOut(BaseModel):
     done: int
     failed: int
     pending: int
-    created_at: datetime
-    completed_at: datetime | None
+    created_at: UtcDateTime
+    completed_at: UtcDateTime | None
     items: list[BatchCaseOut]
     # Pass as `offset` for the next page of items; None on the last one.
     next_offset: int | None
@@ -99,8 +99,8 @@ class CaseOut(BaseModel):
     title: str
     area: str | None
     urgency: str | None
-    created_at: datetime
-    updated_at: datetime
+    created_at: UtcDateTime
+    updated_at: UtcDateTime
     task_id: str | None
     # The triage task's state (None once its record has expired).
     state: str | None

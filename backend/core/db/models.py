@@ -104,6 +104,8 @@ class Report(Base):
         DateTime(timezone=True), default=utcnow, index=True
     )
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # "platform": every client's cases and tasks (operators); "own": the owner's only.
+    scope: Mapped[str] = mapped_column(String(16), default="platform", server_default="platform")
 
 
 class SentNotification(Base):
@@ -222,3 +224,35 @@ class PrivacyEvent(Base):
     actor: Mapped[str] = mapped_column(String(128))
     subject_ref: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class AuditEntry(Base):
+    """One audited action (backend/platform/audit.py): append-only, each row's `hash` chained
+    to the previous row's. Never the personal data itself: who, what kind, which id."""
+
+    __tablename__ = "audit_log"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    actor: Mapped[str] = mapped_column(String(128), index=True)
+    role: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    resource_type: Mapped[str] = mapped_column(String(32))
+    resource_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    outcome: Mapped[str] = mapped_column(String(16))
+    request_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    source: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHead(Base):
+    """The audit chain's head (one row): the last seq and hash. Appenders update it first, which
+    serialises them (a row lock in PostgreSQL, the write lock in SQLite) and lets `verify` see
+    a deleted last row."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, default=0)
+    hash: Mapped[str] = mapped_column(String(64))

@@ -30,7 +30,7 @@ from backend.core.keys import Keys, keys
 from backend.core.logging import get_logger
 from backend.core.settings import settings
 from backend.platform.lua import script
-from backend.platform.messages import build_message
+from backend.platform.messages import build_message, owner_headers
 from backend.platform.records import history_entry
 
 log = get_logger(__name__)
@@ -127,6 +127,7 @@ class OrphanSweep:
             args=json.loads(record.get("args") or "[]"),
             kwargs=json.loads(record.get("kwargs") or "{}"),
             eta=datetime.fromtimestamp(int(eta_ms) / 1000, UTC) if eta_ms else None,
+            headers=owner_headers(record.get("owner"), record.get("owner_role")),
         )
         entry = history_entry(
             "REPUBLISHED", now_ms(), "published again: its message was lost by the broker"

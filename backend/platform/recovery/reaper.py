@@ -158,7 +158,9 @@ class Reaper:
         ]
 
     def _live_instances(self) -> set[str]:
-        return {str(w["instance"]) for w in self.status.live_workers() if w.get("instance")}
+        return {
+            str(w["instance"]) for w in self.status.live_workers(prune=True) if w.get("instance")
+        }
 
     def apply(self, action: Action) -> bool:
         """Requeue (or, for a finished task, just acknowledge) in one atomic call; False if

@@ -52,5 +52,7 @@ class TaskHook:
     def on_final_failure(self, task: TrackedTask, failure: FinalFailure) -> None:
         """The task failed for good (already recorded as FAILURE). Must not raise."""
 
-    def on_cancelled(self, task: TrackedTask, args: Any, kwargs: Any) -> None:
+    def on_cancelled(
+        self, task: TrackedTask, args: Any, kwargs: Any, task_id: str | None = None
+    ) -> None:
         """The task was cancelled (revoked) before or while it ran. Must not raise."""

@@ -12,6 +12,7 @@ from backend.core.settings import settings
 from backend.platform import dead_letters, failure_alerts
 from backend.worker.context import status_manager, task_service
 from backend.worker.hooks.base import FinalFailure, TaskHook
+from backend.worker.ownership import recorded_submitter
 
 if TYPE_CHECKING:
     from backend.worker.task import TrackedTask
@@ -34,17 +35,22 @@ class SettleDomainRow(TaskHook):
     """Runs the task's `on_final_failure` (a case becomes `failed`) with its arguments."""
 
     def on_final_failure(self, task: TrackedTask, failure: FinalFailure) -> None:
-        self.settle(task, failure.args, failure.kwargs)
+        self.settle(task, failure.task_id, failure.args, failure.kwargs)
 
-    def on_cancelled(self, task: TrackedTask, args: Any, kwargs: Any) -> None:
-        self.settle(task, args, kwargs)
+    def on_cancelled(
+        self, task: TrackedTask, args: Any, kwargs: Any, task_id: str | None = None
+    ) -> None:
+        self.settle(task, task_id, args, kwargs)
 
     @staticmethod
-    def settle(task: TrackedTask, args: Any, kwargs: Any) -> None:
+    def settle(task: TrackedTask, task_id: str | None, args: Any, kwargs: Any) -> None:
         if task.on_final_failure is None:
             return
         try:
-            task.on_final_failure(*(args or ()), **(kwargs or {}))
+            # Who submitted it, from its record: the callback settles only rows it may touch.
+            record = status_manager().get_raw(task_id) if task_id else None
+            submitter = recorded_submitter(record)
+            task.on_final_failure(*(args or ()), **(kwargs or {}), submitter=submitter)
         except Exception as exc:  # the failure is recorded; the row stays for the operators
             log.warning("final_failure_hook_failed", task=task.name, error=type(exc).__name__)
 

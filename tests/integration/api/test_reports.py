@@ -194,3 +194,34 @@ def _wait_for_mail(mailbox: Any, count: int, timeout: float = 30) -> list[Any]:
             return list(mailbox.messages)
         time.sleep(0.1)
     raise AssertionError(f"expected {count} e-mails, got {len(mailbox.messages)}")
+
+
+def test_a_clients_report_counts_only_its_own_work_platform_reports_are_for_operators(
+    app_client: Any, tokens: dict[str, str], reports_worker: Any
+) -> None:
+    """Finding 4: before, a client's report counted every client's cases and tasks."""
+    from backend.core.security.tokens import issue_token
+
+    loner = issue_token(f"loner-{uuid.uuid4().hex[:8]}", "client")
+    for token in (loner, tokens["bob"], tokens["bob"]):
+        case = {"title": "Despejo", "description": "Aluguel atrasado"}
+        assert app_client.post("/api/triage", json=case, headers=auth(token)).status_code == 202
+    assert post(app_client, loner, {"scope": "platform"}).status_code == 403
+    assert post(app_client, loner, {"period_hours": 720}).status_code == 422  # clients: ≤ 168 h
+    own = post(app_client, loner, {"period_hours": 1, "format": "csv"}).json()
+    platform = post(app_client, tokens["operator"], {"period_hours": 1, "format": "csv"}).json()
+    running(reports_worker)
+    summaries = {}
+    for name, accepted, token in (("own", own, loner), ("platform", platform, tokens["operator"])):
+        deadline = time.monotonic() + 60
+        while (body := app_client.get(accepted["status_url"], headers=auth(token)).json())[
+            "status"
+        ] != "ready":
+            assert time.monotonic() < deadline, body
+            time.sleep(0.1)
+        summaries[name] = body
+    assert summaries["own"]["scope"] == "own" and summaries["own"]["summary"]["cases"] == 1
+    # Its own tasks only: its one triage and this report's own task, nobody else's.
+    assert summaries["own"]["summary"]["tasks"] == 2
+    assert summaries["platform"]["scope"] == "platform"
+    assert summaries["platform"]["summary"]["cases"] >= 3

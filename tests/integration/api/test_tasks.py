@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from backend.core.keys import keys
 from backend.platform.enqueue import CeleryTaskService
 from tests.support.http import auth
 from tests.support.waiting import wait_for_state
@@ -189,7 +190,7 @@ def test_concurrent_requests_with_one_idempotency_key_make_one_task(
 
     def call(_: int) -> Any:
         body = {"name": "testing.flaky", "args": [key, 0], "queue": "reports"}
-        return submit(app_client, tokens["alice"], body, **{"Idempotency-Key": key})
+        return submit(app_client, tokens["operator"], body, **{"Idempotency-Key": key})
 
     with ThreadPoolExecutor(max_workers=20) as pool:
         responses = list(pool.map(call, range(20)))
@@ -200,14 +201,25 @@ def test_concurrent_requests_with_one_idempotency_key_make_one_task(
     assert _count_records(service) == before + 1
 
 
-def test_health_ready_docs_metrics(app_client: Any, worker: Any) -> None:
+def test_health_ready_docs_metrics(
+    app_client: Any, tokens: dict[str, str], redis_client: Any, worker: Any
+) -> None:
     assert app_client.get("/health").json() == {"status": "ok"}
     ready = app_client.get("/ready")
     assert ready.status_code == 200 and ready.json()["checks"]["workers"] >= 1
     spec = app_client.get("/openapi.json").json()
     assert "/api/tasks/{task_id}" in spec["paths"] and "/api/tasks/stats" in spec["paths"]
-    metrics = app_client.get("/metrics").text
+    # Finding 10: /metrics needs an operator's token (or METRICS_TOKEN); a client's is refused.
+    assert app_client.get("/metrics").status_code == 401
+    assert app_client.get("/metrics", headers=auth(tokens["alice"])).status_code == 403
+    # A scrape (and /ready) writes nothing to Redis: a stale worker entry stays for the reaper.
+    stale = f"gone-{uuid.uuid4().hex}"
+    redis_client.zadd(keys.workers, {stale: 1.0})
+    metrics = app_client.get("/metrics", headers=auth(tokens["operator"])).text
     assert "ltq_queue_depth" in metrics and "ltq_http_requests_total" in metrics
+    app_client.get("/ready")
+    assert redis_client.zscore(keys.workers, stale) == 1.0
+    redis_client.zrem(keys.workers, stale)
 
 
 def test_stream_follows_a_running_task_to_the_end(

@@ -221,11 +221,14 @@ def test_api_lists_replays_discards_operators_only(
     resp = app_client.post(f"/api/tasks/dead-letter/{replay_me}/replay", headers=operator)
     assert resp.status_code == 409 and resp.json()["error"]["code"] == "conflict"
 
+    # Discarding is for admins (issue 10): an operator is refused.
+    admin = auth(tokens["admin"])
     resp = app_client.delete(f"/api/tasks/dead-letter/{discard_me}", headers=operator)
+    assert resp.status_code == 403
+    resp = app_client.delete(f"/api/tasks/dead-letter/{discard_me}", headers=admin)
     assert resp.status_code == 200 and resp.json()["discarded_at"]
     assert (
-        app_client.delete(f"/api/tasks/dead-letter/{discard_me}", headers=operator).status_code
-        == 409
+        app_client.delete(f"/api/tasks/dead-letter/{discard_me}", headers=admin).status_code == 409
     )
     missing = app_client.post(f"/api/tasks/dead-letter/{uuid.uuid4()}/replay", headers=operator)
     assert missing.status_code == 404

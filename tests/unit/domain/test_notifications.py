@@ -97,3 +97,26 @@ def test_batch_completed_content() -> None:
     assert email.subject == "Lote de triagem concluído: 8 de 10 casos triados"
     assert "Com falha: 2" in email.text and "Com falha: 2" in email.html
     assert 'href="https://app.exemplo.com.br/api/triage/batch/9b1c"' in email.html
+
+
+def test_submitter_text_never_reaches_a_subject() -> None:
+    """Finding 6: the document_analysed subject carried the uploaded file's name."""
+    bait = "URGENTE pague o boleto em https://golpe.example/pix"
+    email = render_email("document_analysed", {**CONTEXTS["document_analysed"],
+                                               "document_name": bait})  # fmt: skip
+    assert email.subject == "Documento analisado"
+    for kind, context in CONTEXTS.items():
+        poisoned = {
+            k: (bait if k in ("summary", "document_name") else v) for k, v in context.items()
+        }
+        assert "golpe" not in render_email(kind, poisoned).subject
+
+
+def test_submitter_text_in_bodies_is_shortened_one_line_and_links_are_defused() -> None:
+    summary = "Clique\r\nBcc: vitima@example.com\n https://golpe.example/pix \u202e" + "x" * 500
+    email = render_email("triage_completed", {**CONTEXTS["triage_completed"], "summary": summary})
+    line = next(line for line in email.text.splitlines() if line.startswith("Resumo:"))
+    assert "\r" not in line and "\u202e" not in line and "Bcc: vitima" in line  # one line
+    assert "https://golpe" not in email.text and "https[:]//golpe" in email.text
+    assert len(line) <= len("Resumo: ") + 200 and line.endswith("…")
+    assert "https://golpe" not in email.html

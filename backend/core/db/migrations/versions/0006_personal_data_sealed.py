@@ -5,7 +5,7 @@ key); existing rows are encrypted on the way (DATA_KEYS, or DATA_KEYS_FILE outsi
 is needed only if there are rows to encrypt). Downgrade decrypts them back.
 
 Revision ID: 0006
-Revises: 0004_outbox_batches
+Revises: 0005
 Create Date: 2026-11-30 06:00:00
 """
 
@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 
 revision = "0006"
-down_revision = "0004_outbox_batches"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
