@@ -3,18 +3,15 @@ answers (every status an /api route can give is in the OpenAPI schema, with the 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel
 
+from backend.core.clock import as_utc
 
-def _utc(value: datetime) -> datetime:
-    """A naive time (SQLite keeps no offset) is UTC; every time leaves with its offset."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-UtcDateTime = Annotated[datetime, AfterValidator(_utc)]
+# A naive time (SQLite keeps no offset) is UTC; every time leaves with its offset.
+UtcDateTime = Annotated[datetime, AfterValidator(as_utc)]
 
 
 class ErrorDetail(BaseModel):

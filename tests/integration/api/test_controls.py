@@ -44,7 +44,7 @@ def test_paused_queue_keeps_its_messages_until_resumed(
             q["queue"]: q for q in app_client.get("/api/queues", headers=ops).json()["queues"]
         }
         assert listed["reports"]["paused"] and listed["triage"]["paused"] is False
-        metrics = app_client.get("/metrics").text
+        metrics = app_client.get("/metrics", headers=auth(tokens["operator"])).text
         assert value(metrics, "ltq_queue_paused", queue="reports") == 1
         r = app_client.post("/api/queues/reports/resume", headers=ops)
         assert r.status_code == 200 and r.json()["paused"] is False
@@ -90,7 +90,14 @@ def test_breakers_open_close_and_reset(
         b["breaker"]: b for b in app_client.get("/api/breakers", headers=ops).json()["breakers"]
     }
     assert states["testsvc"]["state"] == "open"
-    assert value(app_client.get("/metrics").text, "ltq_breaker_state", service="testsvc") == 2
+    assert (
+        value(
+            app_client.get("/metrics", headers=auth(tokens["operator"])).text,
+            "ltq_breaker_state",
+            service="testsvc",
+        )
+        == 2
+    )
     # Held open: after its cool-down (2 s for testsvc) it lets no probe through.
     from backend.resilience.breakers import breaker_for
 

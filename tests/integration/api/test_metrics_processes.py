@@ -7,18 +7,21 @@ from pathlib import Path
 
 import httpx
 
+from tests.support.http import auth
 from tests.support.metrics import value
 from tests.support.servers import ApiProcess
 
 
-def test_two_api_processes_report_the_same_totals(tmp_path: Path) -> None:
+def test_two_api_processes_report_the_same_totals(tmp_path: Path, tokens: dict[str, str]) -> None:
     metrics_dir = tmp_path / "prometheus"
     metrics_dir.mkdir()
     api = ApiProcess(workers=2, env={"PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}).start()
     try:
 
         def health_count() -> float:
-            text = httpx.get(f"{api.url}/metrics", timeout=10).text
+            text = httpx.get(
+                f"{api.url}/metrics", headers=auth(tokens["operator"]), timeout=10
+            ).text
             return value(text, "ltq_http_requests_total", route="/health", status="200")
 
         start = health_count()  # the start-up probe's request

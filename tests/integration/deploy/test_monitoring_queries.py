@@ -5,14 +5,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.support.http import auth
 from tests.support.metrics import FAMILIES, families, family_of
 from tests.support.monitoring import alert_expressions, dashboard_expressions, metric_names
 
 PROMETHEUS_OWN = {"up"}
 
 
-def test_queries_name_only_exported_metrics(app_client: Any, worker: Any) -> None:
-    exported = set(families(app_client.get("/metrics").text))
+def test_queries_name_only_exported_metrics(
+    app_client: Any, worker: Any, tokens: dict[str, str]
+) -> None:
+    exported = set(families(app_client.get("/metrics", headers=auth(tokens["operator"])).text))
     assert set(FAMILIES) <= exported
     queries = {f"alert {name}": expr for name, expr in alert_expressions().items()}
     queries.update({f"dashboard #{i}": e for i, e in enumerate(dashboard_expressions())})

@@ -19,10 +19,10 @@ _EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
 
 
 def test_every_family_counts_what_the_workers_did(
-    app_client: Any, redis_client: Any, worker: Any
+    app_client: Any, redis_client: Any, worker: Any, tokens: dict[str, str]
 ) -> None:
     service = CeleryTaskService(redis_client)
-    before = app_client.get("/metrics").text
+    before = app_client.get("/metrics", headers=auth(tokens["operator"])).text
     key = uuid.uuid4().hex
     flaky = service.enqueue("testing.flaky", [key, 1])  # fails once, then succeeds
     failing = service.enqueue(
@@ -30,7 +30,7 @@ def test_every_family_counts_what_the_workers_did(
     )
     wait_for_state(service.status.get, flaky, {"SUCCESS"})
     wait_for_state(service.status.get, failing, {"FAILURE"})
-    after = app_client.get("/metrics").text
+    after = app_client.get("/metrics", headers=auth(tokens["operator"])).text
 
     assert set(FAMILIES) <= set(families(after)), set(FAMILIES) - set(families(after))
     for name, kind in FAMILIES.items():
@@ -82,7 +82,7 @@ def test_no_label_carries_a_user_an_email_an_id_or_free_text(
     case_id, task_id = r.json()["case_id"], r.json()["task_id"]
     app_client.get(f"/api/tasks/{task_id}", headers=auth(tokens["alice"]))
     app_client.get(f"/api/triage/{case_id}", headers=auth(tokens["alice"]))
-    text = app_client.get("/metrics").text
+    text = app_client.get("/metrics", headers=auth(tokens["operator"])).text
     for family in families(text).values():
         for sample in family.samples:
             assert set(sample.labels) <= LABELS, (sample.name, sample.labels)

@@ -10,17 +10,19 @@ from backend.core.settings import AppSettings, AuthSettings, PrivacySettings, Se
 
 
 def test_production_refuses_to_start_without_data_keys() -> None:
-    with pytest.raises(ValueError, match="DATA_KEYS"):
-        Settings(
+    """A fatal check-config verdict for the API and workers (each process's start-up guard)."""
+    from backend.core.security.config_check import Process, verdicts
+
+    def data_key_verdicts(privacy: PrivacySettings) -> list[bool]:
+        cfg = Settings(
             app=AppSettings(environment="production"),
             auth=AuthSettings(secret="x" * 40),
-            privacy=PrivacySettings(DATA_KEYS=None),
+            privacy=privacy,
         )
-    Settings(
-        app=AppSettings(environment="production"),
-        auth=AuthSettings(secret="x" * 40),
-        privacy=PrivacySettings(DATA_KEYS=aead.generate_entry("k1")),
-    )
+        return [v.fatal for v in verdicts(cfg, [Process.API]) if v.setting == "DATA_KEYS"]
+
+    assert data_key_verdicts(PrivacySettings(DATA_KEYS=None)) == [True]
+    assert data_key_verdicts(PrivacySettings(DATA_KEYS=aead.generate_entry("k1"))) == []
 
 
 @pytest.mark.parametrize("spec", ["", "k1", "k1:notbase64!", "k1:AAAA", "bad id:" + "A" * 44])
