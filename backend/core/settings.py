@@ -8,10 +8,12 @@ Validated at start: outside development the default JWT secret is refused.
 
 from __future__ import annotations
 
+import ipaddress
 import ssl
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -244,9 +246,13 @@ class SmtpSettings(BaseSettings):
     port: int = 1025
     user: str | None = None
     password: str | None = None
+    # Credentials are sent only over TLS: with SMTP_USER set, SMTP_STARTTLS or SMTP_SSL is
+    # required (refused at start otherwise, and the mailer checks the socket before AUTH).
     starttls: bool = False
     ssl: bool = False
     timeout_s: float = 10.0
+    # The CA that signed the server's certificate, if not one the system trusts.
+    tls_ca_file: Path | None = None
 
 
 class MailSettings(BaseSettings):
@@ -378,7 +384,34 @@ class Settings(BaseModel):
                 "DATA_KEYS is not set: production needs a key-encryption key for personal "
                 "data at rest (`python -m backend keys generate` makes one)"
             )
+        self._refuse_clear_transport()
         return self
+
+    def _refuse_clear_transport(self) -> None:
+        """Credentials and case text never travel in clear over a network (LGPD)."""
+        if self.smtp.user and not (self.smtp.starttls or self.smtp.ssl):
+            raise ValueError(
+                "SMTP_USER is set but neither SMTP_STARTTLS nor SMTP_SSL: the SMTP password "
+                "would travel in clear; enable one of them"
+            )
+        if self.app.environment == "production" and not _secure_or_loopback(self.llm.url):
+            raise ValueError(
+                f"LLM_URL must be https:// in production (or name a loopback host): the case "
+                f"text would travel in clear to {urlsplit(self.llm.url).hostname}"
+            )
+
+
+def _secure_or_loopback(url: str) -> bool:
+    parts = urlsplit(url)
+    if parts.scheme == "https":
+        return True
+    host = (parts.hostname or "").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 settings = Settings()
