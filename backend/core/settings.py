@@ -334,6 +334,13 @@ class PrivacySettings(BaseSettings):
     notification_retention_days: int = Field(
         default=365, ge=1, validation_alias="NOTIFICATION_RETENTION_DAYS"
     )
+    # Test hook, honoured only with ENVIRONMENT=test (refused at start otherwise): the erasure
+    # task stops for this long after the step named here (an ErasureStep name, e.g. ROWS), so
+    # that a test can SIGKILL its worker half-way.
+    test_erasure_pause_after: str | None = Field(
+        default=None, validation_alias="TEST_ERASURE_PAUSE_AFTER"
+    )
+    test_erasure_pause_s: float = Field(default=60.0, gt=0, validation_alias="TEST_ERASURE_PAUSE_S")
 
 
 class FlowerSettings(BaseSettings):
@@ -385,6 +392,8 @@ class Settings(BaseModel):
                 "data at rest (`python -m backend keys generate` makes one)"
             )
         self._refuse_clear_transport()
+        if self.privacy.test_erasure_pause_after and self.app.environment != "test":
+            raise ValueError("TEST_ERASURE_PAUSE_AFTER is a test hook: only ENVIRONMENT=test")
         return self
 
     def _refuse_clear_transport(self) -> None:

@@ -15,9 +15,11 @@ __all__ = [
     "messages",
     "metrics",
     "outbox",
+    "privacy_audit",
     "records",
     "recovery",
     "retention",
+    "retention_records",
     "status",
     "submissions",
 ]

@@ -79,3 +79,15 @@ def test_postgres_sslmode_and_friends_reach_the_driver() -> None:
         engine.connect()
     assert seen["sslmode"] == "verify-full" and seen["sslrootcert"] == "/etc/ssl/db-ca.pem"
     assert seen["connect_timeout"] == 5 and seen["host"] == "db.example.org"
+
+
+def test_the_erasure_pause_hook_is_refused_outside_tests() -> None:
+    hook = PrivacySettings(DATA_KEYS=aead.generate_entry("k1"), TEST_ERASURE_PAUSE_AFTER="ROWS")
+    for environment in ("development", "production"):
+        with pytest.raises(ValueError, match="test hook"):
+            Settings(
+                app=AppSettings(environment=environment),
+                auth=AuthSettings(secret="x" * 40),
+                privacy=hook,
+            )
+    Settings(app=AppSettings(environment="test"), auth=AuthSettings(secret="x" * 40), privacy=hook)
