@@ -6,6 +6,7 @@ Only well-formed values are reported: check digits and calendar dates are valida
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import date
@@ -189,10 +190,20 @@ _EXTRACTORS: tuple[Callable[[str], Iterator[Entity]], ...] = (
 
 
 def extract_entities(text: str) -> list[Entity]:
-    """All valid entities in the text, without overlaps, in order of position."""
-    kept: list[Entity] = []
+    """All valid entities in the text, without overlaps, in order of position.
+
+    An entity is kept unless it overlaps one kept before it. The kept spans never overlap, so
+    held sorted by start only the neighbours of a new span's place need a look: a document
+    with thousands of entities costs n log n, not n²."""
+    starts: list[int] = []
+    kept: list[Entity] = []  # sorted by start, like `starts`
     for extractor in _EXTRACTORS:
         for entity in extractor(text):
-            if not any(entity.start < k.end and k.start < entity.end for k in kept):
-                kept.append(entity)
-    return sorted(kept, key=lambda e: (e.start, e.end))
+            at = bisect_right(starts, entity.start)
+            if at > 0 and kept[at - 1].end > entity.start:
+                continue
+            if at < len(kept) and kept[at].start < entity.end:
+                continue
+            starts.insert(at, entity.start)
+            kept.insert(at, entity)
+    return kept
