@@ -8,12 +8,10 @@ Validated at start: outside development the default JWT secret is refused.
 
 from __future__ import annotations
 
-import ipaddress
 import ssl
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -378,49 +376,11 @@ class Settings(BaseModel):
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
 
     @model_validator(mode="after")
-    def _refuse_default_secret(self) -> Settings:
-        if self.app.environment != "development" and self.auth.secret == DEFAULT_JWT_SECRET:
-            raise ValueError(
-                "JWT_SECRET is the built-in development default; set a real secret "
-                "(or ENVIRONMENT=development for local use)"
-            )
-        if len(self.auth.secret) < 32:
-            raise ValueError("JWT_SECRET must be at least 32 characters")
-        if self.app.environment == "production" and self.privacy.data_keys is None:
-            raise ValueError(
-                "DATA_KEYS is not set: production needs a key-encryption key for personal "
-                "data at rest (`python -m backend keys generate` makes one)"
-            )
-        self._refuse_clear_transport()
-        if self.privacy.test_erasure_pause_after and self.app.environment != "test":
-            raise ValueError("TEST_ERASURE_PAUSE_AFTER is a test hook: only ENVIRONMENT=test")
+    def _check_rules(self) -> Settings:
+        from backend.core.settings_rules import check
+
+        check(self)
         return self
-
-    def _refuse_clear_transport(self) -> None:
-        """Credentials and case text never travel in clear over a network (LGPD)."""
-        if self.smtp.user and not (self.smtp.starttls or self.smtp.ssl):
-            raise ValueError(
-                "SMTP_USER is set but neither SMTP_STARTTLS nor SMTP_SSL: the SMTP password "
-                "would travel in clear; enable one of them"
-            )
-        if self.app.environment == "production" and not _secure_or_loopback(self.llm.url):
-            raise ValueError(
-                f"LLM_URL must be https:// in production (or name a loopback host): the case "
-                f"text would travel in clear to {urlsplit(self.llm.url).hostname}"
-            )
-
-
-def _secure_or_loopback(url: str) -> bool:
-    parts = urlsplit(url)
-    if parts.scheme == "https":
-        return True
-    host = (parts.hostname or "").lower()
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 settings = Settings()
