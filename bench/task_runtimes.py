@@ -39,7 +39,7 @@ def main() -> None:
             REDIS_URL=server.url, KEY_PREFIX="ltqrt:", ENVIRONMENT="test", JWT_SECRET="x" * 40,
             DATABASE_URL=f"sqlite:///{tmp / 'rt.db'}", REPORTS_DIR=str(tmp / "reports"),
             UPLOADS_DIR=str(tmp / "uploads"), SMTP_HOST="127.0.0.1", SMTP_PORT=str(smtp.port),
-            LOG_LEVEL="WARNING", PYTHONPATH=str(ROOT),
+            LOG_LEVEL="WARNING", PYTHONPATH=str(ROOT), DATA_KEYS=_data_keys(),
         )  # fmt: skip
         from backend.core.db.migrate import upgrade
 
@@ -57,6 +57,27 @@ def main() -> None:
             worker.terminate()
             worker.wait(30)
             smtp.stop()
+
+
+def _data_keys() -> str:
+    """A fresh key-encryption key for the run (personal data is sealed at rest)."""
+    import base64
+    import secrets
+
+    return f"bench:{base64.b64encode(secrets.token_bytes(32)).decode()}"
+
+
+def _store_upload(uploads: Path, document_id: str, data: bytes) -> None:
+    """Store the file as the API does: sealed under the owner's data key where this tree
+    seals uploads (the same script then measures a tree from before that, too)."""
+    import inspect
+
+    from backend.adapters import file_store
+
+    if "owner" in inspect.signature(file_store.save).parameters:
+        file_store.save(document_id, data, owner="bench")
+    else:
+        (uploads / document_id).write_bytes(data)
 
 
 def _run(runs: int) -> None:
@@ -85,7 +106,7 @@ def _run(runs: int) -> None:
             session.add(case)
             session.flush()
             document_id = str(uuid.uuid4())
-            (uploads / document_id).write_bytes(pdf)
+            _store_upload(uploads, document_id, pdf)
             session.add(Document(id=document_id, owner="bench", case_id=case.id,
                                  filename="c.pdf", content_type="application/pdf",
                                  size_bytes=len(pdf), storage_path=document_id))  # fmt: skip

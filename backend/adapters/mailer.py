@@ -1,4 +1,9 @@
-"""Send e-mail over SMTP (host, port, STARTTLS/TLS, credentials from settings), with a timeout."""
+"""Send e-mail over SMTP (host, port, STARTTLS/TLS, credentials from settings), with a timeout.
+
+Credentials go only over TLS: with SMTP_USER set, the connection must be SMTP_SSL or upgraded
+by STARTTLS (a server that does not offer it fails the send), and the socket is checked to be
+TLS before AUTH; the server's certificate is verified (SMTP_TLS_CA_FILE for a private CA).
+"""
 
 from __future__ import annotations
 
@@ -43,7 +48,8 @@ def build_message(
 def send(message: EmailMessage, on_accepted: Callable[[], None] | None = None) -> None:
     """Send `message`; `on_accepted` runs the moment the server has accepted it, before the
     closing QUIT round trip (the effect ledger marks the send done there)."""
-    context = ssl.create_default_context()
+    ca_file = settings.smtp.tls_ca_file
+    context = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
     host, port, timeout = settings.smtp.host, settings.smtp.port, settings.smtp.timeout_s
     try:
         smtp = (
@@ -55,6 +61,11 @@ def send(message: EmailMessage, on_accepted: Callable[[], None] | None = None) -
             if settings.smtp.starttls and not settings.smtp.ssl:
                 smtp.starttls(context=context)
             if settings.smtp.user:
+                if not isinstance(smtp.sock, ssl.SSLSocket):
+                    raise MailError(
+                        "refusing to log in to the SMTP server without TLS "
+                        "(set SMTP_STARTTLS or SMTP_SSL)"
+                    )
                 smtp.login(settings.smtp.user, settings.smtp.password or "")
             smtp.send_message(message)
             if on_accepted is not None:

@@ -312,9 +312,13 @@ class SmtpSettings(BaseSettings):
     port: int = 1025
     user: str | None = None
     password: str | None = None
+    # Credentials are sent only over TLS: with SMTP_USER set, SMTP_STARTTLS or SMTP_SSL is
+    # required (refused at start otherwise, and the mailer checks the socket before AUTH).
     starttls: bool = False
     ssl: bool = False
     timeout_s: float = 10.0
+    # The CA that signed the server's certificate, if not one the system trusts.
+    tls_ca_file: Path | None = None
 
 
 class MailSettings(BaseSettings):
@@ -396,6 +400,13 @@ class PrivacySettings(BaseSettings):
     notification_retention_days: int = Field(
         default=365, ge=1, validation_alias="NOTIFICATION_RETENTION_DAYS"
     )
+    # Test hook, honoured only with ENVIRONMENT=test (refused at start otherwise): the erasure
+    # task stops for this long after the step named here (an ErasureStep name, e.g. ROWS), so
+    # that a test can SIGKILL its worker half-way.
+    test_erasure_pause_after: str | None = Field(
+        default=None, validation_alias="TEST_ERASURE_PAUSE_AFTER"
+    )
+    test_erasure_pause_s: float = Field(default=60.0, gt=0, validation_alias="TEST_ERASURE_PAUSE_S")
 
 
 class FlowerSettings(BaseSettings):
@@ -484,6 +495,13 @@ class Settings(BaseModel):
     observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
     pool: WorkerPoolSettings = Field(default_factory=WorkerPoolSettings)
     supervisor: SupervisorSettings = Field(default_factory=SupervisorSettings)
+
+    @model_validator(mode="after")
+    def _check_rules(self) -> Settings:
+        from backend.core.settings_rules import check
+
+        check(self)
+        return self
 
 
 settings = Settings()

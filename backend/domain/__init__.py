@@ -6,6 +6,7 @@ __all__ = [
     "documents",
     "entities",
     "labels",
+    "masking",
     "notifications",
     "parsing",
     "parsing_ocr",

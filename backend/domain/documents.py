@@ -6,7 +6,8 @@ import re
 from dataclasses import dataclass, field
 
 from backend.domain.entities import Entity, extract_entities
-from backend.domain.text import normalise, tokenize
+from backend.domain.text import normalise
+from backend.domain.text import words as text_words
 
 DOCUMENT_TYPES = (
     "peticao_inicial",
@@ -132,7 +133,7 @@ def classify_document(text: str) -> str:
 
 def language_hint(text: str) -> str:
     """ "pt", "en" or "unknown", from how many common function words of each language occur."""
-    words = [token.norm for token in tokenize(text)]
+    words = text_words(text)
     portuguese = sum(word in _PORTUGUESE_WORDS for word in words)
     english = sum(word in _ENGLISH_WORDS for word in words)
     if portuguese + english < 3 or portuguese == english:

@@ -125,6 +125,14 @@ def stem(word: str) -> str:
     return _replace_suffix(folded, _SUFFIX_RULES)
 
 
+def words(text: str) -> list[str]:
+    """The normal form of each word, as `tokenize` gives it (`Token.norm`), without offsets,
+    stems or clauses: what counting words over a whole document needs. The text is
+    normalised once, not word by word (the same words, unless the text holds accents already
+    decomposed, which a word-by-word split would cut)."""
+    return _WORD_RE.findall(normalise(text))
+
+
 def tokenize(text: str) -> list[Token]:
     """Split text into word tokens with offsets, normal form, stem and clause number."""
     tokens: list[Token] = []

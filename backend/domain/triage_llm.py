@@ -3,6 +3,9 @@
 The model only proposes area, urgency, complexity, confidence, a summary and quoted reasons;
 the answer is checked against `LLMTriage` (enums and ranges), reasons whose quote is not in the
 client's text are dropped, and entities always come from the validated extractors.
+
+The model sees the case with its personal data masked (backend/domain/masking.py: names,
+CPFs, e-mail addresses, phones become placeholders); its quotes are checked against that text.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 
 from backend.domain import triage_rules as rules
 from backend.domain.entities import extract_entities
+from backend.domain.masking import mask_personal
 from backend.domain.triage import JsonValue, TriageResult
 
 _FENCE_RE = re.compile(r"^```(?:json)?\s*(.*?)\s*```$", re.DOTALL)
@@ -108,9 +112,11 @@ def build_messages(
     """Chat messages for an OpenAI-compatible /chat/completions call.
 
     The submission date (default: today) goes with the case, so that the model reads dates
-    such as "amanhã" or "dia 12" against it.
+    such as "amanhã" or "dia 12" against it. Title and description go with their personal
+    data masked.
     """
     sent = (submitted_at or date.today()).isoformat()
+    title, description = mask_personal(title), mask_personal(description)
     return [
         {"role": "system", "content": SYSTEM_PROMPT},
         {
@@ -140,13 +146,19 @@ def _flat(text: str) -> str:
 def _quoted_reasons(
     reasons: list[LLMReason], title: str, description: str
 ) -> list[dict[str, JsonValue]]:
-    """Reasons whose quote really is in the client's text (a model may invent one)."""
+    """Reasons whose quote really is in the client's text as the model saw it (masked), or
+    as it is (a model may invent one)."""
     kept: list[dict[str, JsonValue]] = []
-    flat_title, flat_description = _flat(title), _flat(description)
+    titles = (_flat(title), _flat(mask_personal(title)))
+    descriptions = (_flat(description), _flat(mask_personal(description)))
     for reason in reasons:
         quote = _flat(reason.quote)
         source = (
-            "title" if quote in flat_title else "description" if quote in flat_description else ""
+            "title"
+            if any(quote in text for text in titles)
+            else "description"
+            if any(quote in text for text in descriptions)
+            else ""
         )
         if source and len(kept) < _MAX_REASONS:
             kept.append(

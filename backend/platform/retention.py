@@ -4,8 +4,11 @@
 - results: Celery result-backend entries left without an expiry, after RESULT_EXPIRES_S;
 - reports: rows and files older than REPORT_RETENTION_DAYS;
 - uploads: files under UPLOADS_DIR older than UPLOAD_RETENTION_DAYS, and the document rows'
-  references to them (`storage_path`).
-Each function returns what it removed, so a run's result says it per kind.
+  references to them (`storage_path`);
+- cases with their documents and text, batches, dead letters and the notification ledger,
+  each after its own setting (backend/platform/retention_records.py).
+Each function returns what it removed, so a run's result says it per kind; a run that removed
+personal records leaves a row in the privacy audit trail with those counts.
 """
 
 from __future__ import annotations
@@ -22,7 +25,9 @@ from sqlalchemy import select, update
 
 from backend.core.db.models import Document, Report
 from backend.core.db.session import session_scope
+from backend.core.enums import PrivacyAction
 from backend.core.settings import settings
+from backend.platform import privacy_audit, retention_records
 from backend.platform.status import TaskStatusManager
 
 _BATCH = 500
@@ -161,7 +166,28 @@ def run(
 ) -> dict[str, dict[str, int]]:
     """Every kind of clean-up, each with its age from settings; what was removed, per kind."""
     now = datetime.now(UTC)
+    days = settings.privacy
+    records = {
+        "cases": retention_records.purge_cases(
+            older_than=now - timedelta(days=days.case_retention_days)
+        ),
+        "batches": retention_records.purge_batches(
+            older_than=now - timedelta(days=days.batch_retention_days)
+        ),
+        "dead_letters": retention_records.purge_dead_letters(
+            older_than=now - timedelta(days=days.dead_letter_retention_days)
+        ),
+        "notifications": retention_records.purge_notifications(
+            older_than=now - timedelta(days=days.notification_retention_days)
+        ),
+    }
+    if any(any(counts.values()) for counts in records.values()):
+        flat = {f"{kind}.{name}": n for kind, c in records.items() for name, n in c.items() if n}
+        privacy_audit.record(
+            PrivacyAction.RETENTION, actor="maintenance.purge_expired", subject=None, detail=flat
+        )
     return {
+        **records,
         "task_records": purge_task_records(status),
         "results": purge_results(
             client, result_prefixes, max_age_s=settings.tasks.result_expires_s, now=now

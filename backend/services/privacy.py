@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 import zipfile
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -174,11 +175,22 @@ def erase_subject(
     for number, step in enumerate(steps):
         progress(number, len(steps), step.value)
         counts.update(_STEPS[step](subject, service, own_task_id))
+        _test_pause(step, service, own_task_id)
     privacy_audit.record(
         PrivacyAction.ERASURE_COMPLETED, actor=actor, subject=subject, detail=counts
     )
     progress(len(steps), len(steps), "erased")
     return counts
+
+
+def _test_pause(step: ErasureStep, service: CeleryTaskService, own: str | None) -> None:
+    """TEST_ERASURE_PAUSE_AFTER (ENVIRONMENT=test only): say so in Redis and stop here, for
+    a test to kill the worker between two steps."""
+    hook = settings.privacy
+    if settings.app.environment != "test" or hook.test_erasure_pause_after != step.name:
+        return
+    service.redis.set(f"test:erasure-paused:{own}", step.name, ex=600)
+    time.sleep(hook.test_erasure_pause_s)
 
 
 def _revoke_tasks(subject: str, service: CeleryTaskService, own: str | None) -> dict[str, int]:

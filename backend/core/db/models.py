@@ -49,7 +49,7 @@ class Case(Base):
         DateTime(timezone=True), default=utcnow, index=True
     )
     updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow, index=True
     )
     # The batch the case was submitted in, and its position there (None for a single case).
     batch_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
@@ -82,7 +82,9 @@ class Document(Base):
     storage_path: Mapped[str | None] = mapped_column(String(255), nullable=True)
     sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
     error: Mapped[str | None] = mapped_column(String(500), nullable=True)
-    analysed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    analysed_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True, index=True
+    )
 
     filename = Sealed[str]("_filename", "documents.filename")
     text = Sealed[str | None]("_text", "documents.text")
@@ -115,7 +117,7 @@ class SentNotification(Base):
 
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     kind: Mapped[str] = mapped_column(String(40))
-    sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
 
 
 class DeadLetter(Base):
@@ -193,7 +195,9 @@ class Batch(Base):
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, index=True
     )
-    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    completed_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True, index=True
+    )
 
     notify_email = Sealed[str | None]("_notify_email", "batches.notify_email")
     callback_url = Sealed[str | None]("_callback_url", "batches.callback_url")

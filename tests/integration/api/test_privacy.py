@@ -21,7 +21,7 @@ from backend.platform.enqueue import CeleryTaskService
 from backend.services import privacy
 from tests.support import environment
 from tests.support.http import auth
-from tests.support.planted import CPF, EMAIL, SENTENCE, needles, search
+from tests.support.planted import CPF, EMAIL, needles, plant, search
 from tests.support.waiting import wait_for_state
 
 SUBJECT = "carla"
@@ -33,30 +33,6 @@ def _disk(redis_server: Any) -> list[Path]:
     return [environment.tmp_dir()]
 
 
-def _plant(client: Any, token: str, service: CeleryTaskService) -> dict[str, str]:
-    description = f"Meu CPF é {CPF}, meu e-mail {EMAIL}. {SENTENCE}."
-    case = client.post(
-        "/api/triage",
-        json={"title": f"Caso de {SENTENCE[:40]}", "description": description,
-              "client_email": EMAIL},
-        headers=auth(token),
-    )  # fmt: skip
-    assert case.status_code == 202, case.text
-    case_id, triage_task = case.json()["case_id"], case.json()["task_id"]
-    assert wait_for_state(service.status.get, triage_task, {"SUCCESS"}, 60)["state"] == "SUCCESS"
-    document = client.post(
-        "/api/documents",
-        data={"case_id": case_id},
-        files={"file": (f"{EMAIL}.txt", description.encode(), "text/plain")},
-        headers=auth(token),
-    )
-    assert document.status_code == 202, document.text
-    document_id = document.json()["document_id"]
-    record = wait_for_state(service.status.get, document.json()["task_id"], {"SUCCESS"}, 60)
-    assert record["state"] == "SUCCESS", record
-    return {"case_id": case_id, "document_id": document_id, "triage_task": triage_task}
-
-
 def test_planted_values_are_sealed_exported_and_erased(
     app_client: Any, tokens: dict[str, str], worker: Any, redis_server: Any, redis_client: Any
 ) -> None:
@@ -64,7 +40,7 @@ def test_planted_values_are_sealed_exported_and_erased(
 
     token = issue_token(SUBJECT, "client")
     service = CeleryTaskService(redis_client)
-    ids = _plant(app_client, token, service)
+    ids = plant(app_client, token, service)
     wanted = needles()
     redis_client.ping()  # the AOF is written before Redis answers the next command
 
@@ -138,7 +114,7 @@ def test_an_erasure_cut_short_is_finished_by_the_next_run(
 
     subject = "dora"
     service = CeleryTaskService(redis_client)
-    ids = _plant(app_client, issue_token(subject, "client"), service)
+    ids = plant(app_client, issue_token(subject, "client"), service)
     steps = privacy._STEPS
     for step in list(steps)[:2]:  # revoke tasks, delete files ... then the process dies
         steps[step](subject, service, None)

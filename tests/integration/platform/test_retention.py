@@ -127,3 +127,139 @@ def test_expired_upload_is_cleared_from_its_document_row(
         assert new_row is not None and new_row.storage_path == ids[1]
     assert not (settings.files.uploads_dir / ids[0]).exists()
     assert (settings.files.uploads_dir / ids[1]).exists()
+
+
+# --- personal records: cases with their documents, batches, dead letters, the ledger ---------
+
+
+def _ago(days: int) -> datetime:
+    return datetime.now(UTC) - timedelta(days=days)
+
+
+def _aged(model: Any, key: str, **moments: datetime) -> None:
+    """Set a row's timestamps as if it were written then (an UPDATE naming the columns, so
+    `onupdate` leaves them alone)."""
+    from sqlalchemy import update
+
+    with session_scope() as session:
+        pk = next(iter(model.__table__.primary_key.columns))
+        session.execute(update(model).where(pk == key).values(**moments))
+
+
+def _case_with_document(owner: str, *, file: bool) -> tuple[str, str]:
+    from backend.adapters import file_store
+    from backend.core.db.models import Case
+
+    with session_scope() as session:
+        case = Case(owner=owner, title="Caso antigo", description="Meu CPF é 111.444.777-35")
+        session.add(case)
+        session.flush()
+        document = Document(owner=owner, case_id=case.id, filename="rg.pdf", text="RG 12.345")
+        session.add(document)
+        session.flush()
+        ids = case.id, document.id
+    if file:
+        file_store.save(ids[1], b"conteudo pessoal", owner=owner)
+        with session_scope() as session:
+            row = session.get(Document, ids[1])
+            assert row is not None
+            row.storage_path = ids[1]
+    return ids
+
+
+def test_personal_records_go_at_their_own_age_and_the_run_counts_them(
+    service: CeleryTaskService, worker: Any
+) -> None:
+    from sqlalchemy import select
+
+    from backend.adapters import file_store
+    from backend.core.db.models import Batch, Case, DeadLetter, PrivacyEvent, SentNotification
+    from backend.core.enums import BatchStatus
+
+    privacy = settings.privacy
+    beyond_case = privacy.case_retention_days + 30
+    # Cases: one idle past CASE_RETENTION_DAYS (its document too) goes with its document, the
+    # file and its e-mail ledger row; one as old whose document was analysed recently stays,
+    # as does a recent one.
+    expired_case, expired_doc = _case_with_document("renata", file=True)
+    _aged(Case, expired_case, created_at=_ago(beyond_case), updated_at=_ago(beyond_case))
+    _aged(Document, expired_doc, created_at=_ago(beyond_case), analysed_at=_ago(beyond_case))
+    lively_case, lively_doc = _case_with_document("renata", file=False)
+    _aged(Case, lively_case, created_at=_ago(beyond_case), updated_at=_ago(beyond_case))
+    _aged(Document, lively_doc, created_at=_ago(beyond_case), analysed_at=_ago(3))
+    recent_case, _ = _case_with_document("renata", file=False)
+    # A document on no case goes by its own last activity.
+    with session_scope() as session:
+        loose_old = Document(owner="renata", filename="solto.pdf", text="texto antigo")
+        loose_new = Document(owner="renata", filename="novo.pdf", text="texto novo")
+        session.add_all([loose_old, loose_new])
+        session.flush()
+        loose = loose_old.id, loose_new.id
+    _aged(Document, loose[0], created_at=_ago(beyond_case))
+    # Batches: finished long ago, never finished and created long ago, finished recently.
+    beyond_batch = privacy.batch_retention_days + 1
+    with session_scope() as session:
+        batches = [
+            Batch(owner="renata", total=1, done=1, status=BatchStatus.COMPLETED,
+                  notify_email="renata@example.org"),
+            Batch(owner="renata", total=2, status=BatchStatus.RUNNING),
+            Batch(owner="renata", total=1, done=1, status=BatchStatus.COMPLETED),
+        ]  # fmt: skip
+        session.add_all(batches)
+        session.flush()
+        batch_ids = [b.id for b in batches]
+    _aged(Batch, batch_ids[0], created_at=_ago(beyond_batch + 1), completed_at=_ago(beyond_batch))
+    _aged(Batch, batch_ids[1], created_at=_ago(beyond_batch))
+    _aged(Batch, batch_ids[2], created_at=_ago(beyond_batch), completed_at=_ago(1))
+    # Dead letters and ledger rows: one past their retention, one recent, each.
+    dead = [uuid.uuid4().hex for _ in range(2)]
+    ledger = [f"triage_completed:{uuid.uuid4()}" for _ in range(2)]
+    with session_scope() as session:
+        for task_id in dead:
+            letter = DeadLetter(task_id=task_id, name="triage.classify_case", queue="triage",
+                                owner="renata", error_type="E", reason="failed")  # fmt: skip
+            letter.args, letter.kwargs, letter.history = ["x"], {}, []
+            letter.error_message = "falhou"
+            session.add(letter)
+        session.add_all(SentNotification(key=k, kind="triage_completed") for k in ledger)
+        session.add(
+            SentNotification(key=f"triage_completed:{expired_case}", kind="triage_completed")
+        )
+    _aged(DeadLetter, dead[0], created_at=_ago(privacy.dead_letter_retention_days + 1))
+    _aged(SentNotification, ledger[0], sent_at=_ago(privacy.notification_retention_days + 1))
+
+    result = _purge(service)
+
+    assert result["cases"] == {"cases_removed": 1, "documents_removed": 2,
+                               "document_files_removed": 1, "notifications_removed": 1}  # fmt: skip
+    assert result["batches"] == {"batches_removed": 2}
+    assert result["dead_letters"] == {"dead_letters_removed": 1}
+    assert result["notifications"] == {"notifications_removed": 1}
+    assert not file_store.path_for(expired_doc).exists()
+    with session_scope() as session:
+        assert session.get(Case, expired_case) is None
+        assert session.get(Document, expired_doc) is None
+        assert session.get(Document, loose[0]) is None
+        for kept in (lively_case, recent_case):
+            assert session.get(Case, kept) is not None
+        kept_doc = session.get(Document, lively_doc)
+        assert kept_doc is not None and kept_doc.text == "RG 12.345"
+        assert session.get(Document, loose[1]) is not None
+        assert [session.get(Batch, b) is not None for b in batch_ids] == [False, False, True]
+        assert session.get(DeadLetter, dead[0]) is None
+        assert session.get(DeadLetter, dead[1]) is not None
+        assert session.get(SentNotification, ledger[0]) is None
+        assert session.get(SentNotification, ledger[1]) is not None
+        audit = session.scalars(
+            select(PrivacyEvent)
+            .where(PrivacyEvent.action == "retention")
+            .order_by(PrivacyEvent.at.desc())
+        ).first()
+    assert audit is not None and audit.subject_ref is None
+    assert audit.detail["cases.cases_removed"] == 1 and audit.detail["batches.batches_removed"] == 2
+
+    # Nothing is left to remove: the next run counts zeros.
+    again = _purge(service)
+    assert again["cases"]["cases_removed"] == 0 and again["batches"]["batches_removed"] == 0
+    assert again["dead_letters"]["dead_letters_removed"] == 0
+    assert again["notifications"]["notifications_removed"] == 0

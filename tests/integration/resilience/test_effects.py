@@ -51,9 +51,10 @@ def wait_paused(redis_client: Any, key: str, where: str) -> int:
 
 
 def rows(key: str) -> int:
-    # Titles are sealed at rest (AES-GCM per owner): compared once opened, not in SQL.
+    """The effect's rows: the test owner's cases titled `key` (titles are sealed at rest, so
+    they are compared once opened, not in SQL)."""
     with session_scope() as session:
-        cases = session.scalars(select(Case).where(Case.owner == EFFECT_OWNER)).all()
+        cases = session.scalars(select(Case).where(Case.owner == EFFECT_OWNER))
         return sum(1 for case in cases if case.title == key)
 
 

@@ -133,3 +133,30 @@ def test_overlap_resolution_matches_the_pairwise_rule_on_a_long_text() -> None:
     expected.sort(key=lambda e: (e.start, e.end))
     assert extract_entities(text) == expected
     assert len(expected) > 1000
+
+
+def _first_come_reference(text: str) -> list[tuple[str, str, int, int]]:
+    """The rule, spelled out quadratically: an entity stays unless it overlaps one kept before."""
+    from backend.domain import entities
+
+    kept: list[entities.Entity] = []
+    for extractor in entities._EXTRACTORS:
+        for entity in extractor(text):
+            if not any(entity.start < k.end and k.start < entity.end for k in kept):
+                kept.append(entity)
+    return [(e.type, e.value, e.start, e.end) for e in sorted(kept, key=lambda e: e.start)]
+
+
+def test_overlaps_resolve_as_first_come_on_a_long_document() -> None:
+    # CNJ numbers hold date-like and CPF-like digits, money holds digits, phones and CPFs
+    # compete for eleven digits: many overlapping candidates, repeated across a long text.
+    block = (
+        "Processo 0001234-56.2024.8.26.0100, autor CPF 52998224725 e 111.444.777-35, "
+        "audiência em 12/03/2026 às 14h, R$ 1.500,00 de multa, contato (11) 98765-4321, "
+        "e-mail autor@example.org, CNPJ 11.222.333/0001-81, OAB/SP 123.456, "
+        "12 de março de 2026; telefone 11987654321.\n"
+    )
+    text = block * 300
+    found = [(e.type, e.value, e.start, e.end) for e in extract_entities(text)]
+    assert found == _first_come_reference(text)
+    assert len(found) == 300 * len(extract_entities(block))

@@ -70,3 +70,10 @@ def test_phrase_with_prefix_term_and_quote() -> None:
 def test_phrase_does_not_span_clauses() -> None:
     assert find_phrase(tokenize("plano. de saúde"), compile_phrase("plano de saúde")) == []
     assert len(find_phrase(tokenize("plano de saúde"), compile_phrase("plano de saúde"))) == 1
+
+
+def test_words_are_the_tokens_normal_forms() -> None:
+    from backend.domain.text import tokenize, words
+
+    text = "Ação de DESPEJO: não pagou o aluguel, João!\nPrazo 15 dias; citação em 12/03."
+    assert words(text) == [token.norm for token in tokenize(text)]

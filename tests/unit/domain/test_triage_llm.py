@@ -94,7 +94,8 @@ def test_prompt_names_every_area_and_urgency_and_carries_the_case() -> None:
     assert system["role"] == "system" and user["role"] == "user"
     assert all(area in system["content"] for area in AREAS)
     assert all(level in system["content"] for level in URGENCIES)
-    assert TITLE in user["content"] and DESCRIPTION in user["content"]
+    assert TITLE in user["content"]
+    assert DESCRIPTION.replace("529.982.247-25", "[CPF]") in user["content"]
 
 
 def test_prompt_states_urgency_definitions_and_carries_the_submission_date() -> None:
@@ -104,3 +105,25 @@ def test_prompt_states_urgency_definitions_and_carries_the_submission_date() -> 
     assert "Data de envio: 2026-03-10" in user["content"]
     for words in ("horas ou dias", "semanas", "planejamento", "hipotética", "já vencido"):
         assert words in system["content"]
+
+
+def test_the_prompt_carries_no_personal_data_and_quotes_of_it_still_count() -> None:
+    title = "Demissão de Joana Plantada"
+    description = (
+        "Meu CPF é 111.444.777-35, e-mail joana@example.org, telefone (11) 98765-4321. "
+        "Fui demitida grávida."
+    )
+    _, user = build_messages(title, description)
+    for value in ("Joana", "Plantada", "111.444.777-35", "joana@example.org", "98765-4321"):
+        assert value not in user["content"]
+    assert "Demissão de [NOME]" in user["content"] and "Fui demitida grávida." in user["content"]
+    reply = (
+        '{"area": "trabalhista", "urgency": "high", "complexity": 2, "confidence": 0.8,'
+        ' "summary": "Demissão de gestante.", "reasons": ['
+        '{"field": "area", "signal": "demissão", "quote": "Demissão de [NOME]"},'
+        '{"field": "urgency", "signal": "gestante", "quote": "Fui demitida grávida"}]}'
+    )
+    result = parse_reply(reply, title=title, description=description, engine="llm:x")
+    assert [r["source"] for r in result.reasons] == ["title", "description"]
+    # Entities still come from the real text (they stay with the case, sealed).
+    assert {e["type"] for e in result.entities} >= {"cpf", "email", "phone"}
