@@ -31,9 +31,6 @@ def test_queue_breaker_task_and_outbox_commands(redis_client: Any) -> None:
     try:
         service = CeleryTaskService(redis_client)
         task_id = service.enqueue("testing.record", [uuid.uuid4().hex, "x"])
-        code, listed = cli("queues", "list")
-        reports = next(q for q in listed if q["queue"] == "reports")
-        assert reports["paused"] is True and reports["depth"] >= 1
         code, shown = cli("tasks", "show", task_id)
         assert code == 0 and shown["state"] == "PENDING" and shown["name"] == "testing.record"
         code, cancelled = cli("tasks", "cancel", task_id, "--actor", "tester")
@@ -51,8 +48,6 @@ def test_queue_breaker_task_and_outbox_commands(redis_client: Any) -> None:
     assert code == 0 and reset["state"] == "closed"
     code, backlog = cli("outbox", "status")
     assert code == 0 and set(backlog) == {"pending", "oldest_age_s"}
-    code, error = cli("tasks", "show", str(uuid.uuid4()))
-    assert code == 1 and "not found" in error
     code, error = cli("queues", "pause", "nosuch")
     assert code == 1 and "unknown queue" in error
     audit = controls.audit_entries(redis_client, limit=6)
