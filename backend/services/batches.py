@@ -21,6 +21,7 @@ from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.orm import Session
 
 from backend.adapters.redis_clients import get_redis
+from backend.core.clock import rfc3339
 from backend.core.db.models import Batch, Case, DeadLetter, utcnow
 from backend.core.db.session import session_scope
 from backend.core.enums import BatchEvent, BatchStatus, CaseStatus, NotificationKind
@@ -74,8 +75,8 @@ class BatchCounts:
             "failed": self.failed,
             "pending": max(0, self.total - self.done - self.failed),
             "status": self.status,
-            "created_at": self.created_at.isoformat(),
-            "completed_at": self.completed_at.isoformat() if self.completed_at else None,
+            "created_at": rfc3339(self.created_at),
+            "completed_at": rfc3339(self.completed_at) if self.completed_at else None,
         }
 
 

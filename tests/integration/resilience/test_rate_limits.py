@@ -149,8 +149,7 @@ def test_rate_limited_route_decodes_the_token_once(
     app_client: Any, tokens: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The limiter's decoded principal is the one the route uses: one JWT decode per request."""
-    from backend.api import deps
-    from backend.api.middleware import rate_limit
+    from backend.api import auth as api_auth
     from backend.core.security.tokens import decode_token
     from tests.support.http import auth
 
@@ -160,8 +159,7 @@ def test_rate_limited_route_decodes_the_token_once(
         decoded.append(token)
         return decode_token(token)
 
-    monkeypatch.setattr(rate_limit, "decode_token", counting_decode)
-    monkeypatch.setattr(deps, "decode_token", counting_decode)
+    monkeypatch.setattr(api_auth, "decode_token", counting_decode)
     body = {"name": "maintenance.ping"}
     r = app_client.post("/api/tasks", json=body, headers=auth(tokens["alice"]))
     assert r.status_code == 202, r.text
