@@ -134,8 +134,9 @@ def record_failure(
         log.error("dead_letter_not_recorded", task=name, task_id=task_id, error=type(err).__name__)
 
 
-def to_dict(entry: DeadLetter, *, raw: bool = False) -> dict[str, Any]:
-    """The entry as the API shows it: arguments masked unless `raw` (admins, audited)."""
+def to_dict(entry: DeadLetter, *, raw: bool = True) -> dict[str, Any]:
+    """The entry whole (the command line, the platform), or as the API shows it to operators
+    (`raw=False`: arguments masked, no traceback; raw is for admins, audited)."""
     return {
         "task_id": entry.task_id,
         "name": entry.name,
@@ -145,7 +146,8 @@ def to_dict(entry: DeadLetter, *, raw: bool = False) -> dict[str, Any]:
         "args": entry.args if raw else masked_args(entry.args),
         "kwargs": entry.kwargs if raw else masked_args(entry.kwargs),
         "error": {"type": entry.error_type, "message": entry.error_message},
-        "traceback": entry.traceback,
+        # A stack trace only in the admins' raw view (audited); operators get type and message.
+        "traceback": entry.traceback if raw else None,
         "history": entry.history,
         "attempts": entry.attempts,
         "reason": entry.reason,
@@ -192,7 +194,7 @@ def _filtered(flt: DeadLetterFilter, *, open_only: bool) -> Select[DeadLetter]:
 
 
 def list_entries(
-    flt: DeadLetterFilter, *, limit: int = 50, cursor: str | None = None, raw: bool = False
+    flt: DeadLetterFilter, *, limit: int = 50, cursor: str | None = None, raw: bool = True
 ) -> DeadLetterPage:
     """Entries newest first (discarded ones left out); follow `next_cursor` for the next page."""
     query = _filtered(flt, open_only=False).where(DeadLetter.discarded_at.is_(None))
@@ -308,7 +310,7 @@ def discard(task_id: str, audit: AuditContext | None = None) -> dict[str, Any]:
             audit.record(
                 session, AuditAction.DISCARD_DEAD_LETTER, ResourceType.DEAD_LETTER, task_id
             )
-        return to_dict(entry)
+        return to_dict(entry, raw=False)
 
 
 def counts() -> dict[str, dict[tuple[str, str], int]]:

@@ -211,6 +211,13 @@ def test_api_lists_replays_discards_operators_only(
             break
     ids = [item["task_id"] for item in seen]
     assert len(ids) == len(set(ids)) and {replay_me, discard_me} <= set(ids)
+    # Operators see no stack trace; an admin's raw view (audited) has it.
+    assert all(item["traceback"] is None for item in seen)
+    raw = app_client.get(
+        "/api/tasks/dead-letter", params={"name": "testing.always_fail", "raw": "true"},
+        headers=auth(tokens["admin"]),
+    ).json()["items"]  # fmt: skip
+    assert any("RuntimeError" in (item["traceback"] or "") for item in raw)
     stamps = [item["created_at"] for item in seen]
     assert stamps == sorted(stamps, reverse=True)
 
