@@ -11,9 +11,11 @@ outage, this beat waits for it like a standby, so two beats never run the schedu
 from __future__ import annotations
 
 import time
+from types import SimpleNamespace
 from typing import Any
 
 from redbeat import RedBeatScheduler
+from redbeat.schedulers import acquire_distributed_beat_lock
 from redis.exceptions import LockError
 
 from backend.adapters.redis_clients import REDIS_DOWN
@@ -26,6 +28,12 @@ OUTAGE_RETRY_S = 1.0
 
 class ResilientRedBeatScheduler(RedBeatScheduler):  # type: ignore[misc]
     def tick(self, min: Any = min, **kwargs: Any) -> float:
+        if self.lock_key and self.lock is None:
+            # Redis failed while this beat started: RedBeat's start-up acquisition was
+            # squashed by Celery and left no lock (its tick would crash). Take it now.
+            log.warning("beat_lock_missing", action="acquiring it")
+            self._reacquire()
+            return OUTAGE_RETRY_S
         try:
             return float(super().tick(min=min, **kwargs))
         except REDIS_DOWN as exc:
@@ -40,6 +48,10 @@ class ResilientRedBeatScheduler(RedBeatScheduler):  # type: ignore[misc]
     def _reacquire(self) -> None:
         while True:
             try:
+                if self.lock is None:
+                    acquire_distributed_beat_lock(sender=SimpleNamespace(scheduler=self))
+                    log.info("beat_lock_acquired")
+                    return
                 if self.lock.acquire(blocking=True, blocking_timeout=self.lock_timeout):
                     log.info("beat_lock_acquired")
                     return

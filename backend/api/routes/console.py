@@ -19,6 +19,7 @@ router = APIRouter(tags=["console"], include_in_schema=False)
 STATIC_DIR = Path(__file__).resolve().parent.parent / "console"
 _FILES = {
     "app.js": "text/javascript",
+    "sections.js": "text/javascript",
     "style.css": "text/css",
 }
 _HEADERS = {

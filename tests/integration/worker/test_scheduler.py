@@ -146,3 +146,25 @@ def test_beat_rides_out_a_redis_restart_and_keeps_its_schedule(
         assert "beat_redis_unavailable" in beat.log.read_text()
     finally:
         beat.stop()
+
+
+def test_a_beat_left_without_its_lock_at_start_takes_it_at_its_first_tick(
+    redis_client: Any, beat_env: dict[str, str]
+) -> None:
+    """If Redis fails while beat starts, RedBeat's lock acquisition fails, Celery squashes the
+    error and RedBeat's first tick crashes on the missing lock (seen under `make up`'s
+    supervisor when its Redis was SIGKILLed as beat restarted); ours takes the lock then."""
+    from backend.core.keys import keys
+    from backend.platform.celery_app import celery_app
+    from backend.worker.scheduler import ResilientRedBeatScheduler
+
+    lock_key = f"{keys.prefix}redbeat::lock-{uuid.uuid4().hex}"
+    scheduler = ResilientRedBeatScheduler(app=celery_app, lock_key=lock_key, lock_timeout=3)
+    try:
+        assert scheduler.lock is None  # as after a failed start-up acquisition
+        scheduler.tick()
+        assert scheduler.lock is not None and redis_client.exists(lock_key)
+        assert scheduler.tick() > 0  # and ticks on, extending it
+        assert 0 < redis_client.pttl(lock_key) <= 3000
+    finally:
+        redis_client.delete(lock_key)
