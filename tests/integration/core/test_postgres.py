@@ -6,6 +6,8 @@ Each run creates its own database on that server and drops it afterwards.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -20,6 +22,18 @@ from backend.core.db.models import Case
 from tests.support.processes import triage_on_own_worker
 
 SERVER_URL = os.environ.get("TEST_POSTGRES_URL")
+TITLE = "Despejo marcado para amanhã"
+DESCRIPTION = "Recebi ordem de despejo para amanhã cedo e não tenho para onde ir."
+CREATE_CASE = """
+import sys
+from backend.core.db.models import Case
+from backend.core.db.session import session_scope
+with session_scope() as session:
+    case = Case(owner=sys.argv[1], title=sys.argv[2], description=sys.argv[3])
+    session.add(case)
+    session.flush()
+    print(case.id)
+"""
 pytestmark = pytest.mark.skipif(not SERVER_URL, reason="TEST_POSTGRES_URL not set")
 
 
@@ -44,21 +58,27 @@ def test_migrations_and_triage_round_trip_on_postgres(
 ) -> None:
     upgrade(postgres_url)
     upgrade(postgres_url)  # idempotent
+    # Created by a process of its own configured for PostgreSQL, as the API would: the title and
+    # description are sealed with the owner's data key, which must live in the same database.
+    case_id = _create_case_on(postgres_url, "alice", TITLE, DESCRIPTION)
     engine = create_engine(postgres_url)
-    with Session(engine) as session, session.begin():
-        case = Case(
-            owner="alice",
-            title="Despejo marcado para amanhã",
-            description="Recebi ordem de despejo para amanhã cedo e não tenho para onde ir.",
-        )
-        session.add(case)
-        session.flush()
-        case_id = case.id
     env = {"DATABASE_URL": postgres_url}
     record = triage_on_own_worker(worker_factory, redis_client, case_id, env)
-    assert record["state"] == "SUCCESS", record
+    # The worker unsealed the text with the data key it found in PostgreSQL.
+    assert record["state"] == "SUCCESS", record.get("error")
     with Session(engine) as session:
         stored = session.get(Case, case_id)
         assert stored is not None and stored.status == "triaged"
-        assert stored.area == "imobiliario" and stored.triage is not None
+        # The triage is sealed under a key this process cannot see (it lives in PostgreSQL).
+        assert stored.area == "imobiliario" and stored._triage is not None
     engine.dispose()
+
+
+def _create_case_on(url: str, owner: str, title: str, description: str) -> str:
+    env = {**os.environ, "DATABASE_URL": url}
+    done = subprocess.run(
+        [sys.executable, "-c", CREATE_CASE, owner, title, description],
+        env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout.strip().splitlines()[-1]
