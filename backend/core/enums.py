@@ -195,7 +195,9 @@ class AuditAction(StrEnum):
     REVOKE_TOKEN = "token.revoke"  # noqa: S105 - a name, not a secret
     READ_AUDIT = "audit.read"
     PRIVACY_EXPORT = "privacy.export"
-    PRIVACY_ERASE = "privacy.erase"
+    PRIVACY_ERASE = "privacy.erase"  # an erasure asked for (it runs as a task)
+    PRIVACY_ERASED = "privacy.erased"  # the erasure task finished
+    PRIVACY_RETENTION = "privacy.retention"  # records past their retention purged
     DENIED = "access.denied"  # a role without the permission asked (resource: the permission)
 
 

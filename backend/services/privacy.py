@@ -42,7 +42,7 @@ from backend.core.enums import ErasureStep, PrivacyAction, TaskState
 from backend.core.errors import Conflict, DataKeyDestroyed, TaskNotFound
 from backend.core.keys import keys
 from backend.core.settings import settings
-from backend.platform import privacy_audit
+from backend.platform import audit, privacy_audit
 from backend.platform.enqueue import CeleryTaskService
 from backend.platform.status import TaskFilter
 
@@ -77,7 +77,13 @@ def task_ids(client: redis.Redis, subject: str) -> list[str]:
 # --- export ------------------------------------------------------------------------------------
 
 
-def export_subject(subject: str, service: CeleryTaskService, *, actor: str) -> bytes:
+def export_subject(
+    subject: str,
+    service: CeleryTaskService,
+    *,
+    actor: str,
+    context: audit.AuditContext | None = None,
+) -> bytes:
     """Everything held about `subject`, as a zip of `data.json` and their files."""
     buffer = io.BytesIO()
     files: dict[str, bytes] = {}
@@ -92,7 +98,7 @@ def export_subject(subject: str, service: CeleryTaskService, *, actor: str) -> b
             archive.writestr(name, content)
     privacy_audit.record(
         PrivacyAction.EXPORT, actor=actor, subject=subject,
-        detail={k: len(v) for k, v in data.items() if isinstance(v, list)},
+        detail={k: len(v) for k, v in data.items() if isinstance(v, list)}, context=context,
     )  # fmt: skip
     return buffer.getvalue()
 

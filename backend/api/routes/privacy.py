@@ -14,9 +14,10 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Response, status
 from pydantic import BaseModel
 
-from backend.api.deps import Admin, CurrentUser, TaskServiceDep
+from backend.api.deps import Admin, AuditCtx, CurrentUser, TaskServiceDep
 from backend.core.enums import Priority, PrivacyAction
 from backend.platform import privacy_audit
+from backend.platform.audit import AuditContext
 from backend.platform.enqueue import CeleryTaskService
 from backend.services import privacy
 
@@ -39,8 +40,13 @@ def _zip(subject: str, content: bytes) -> Response:
     )
 
 
-def _erase(service: CeleryTaskService, subject: str, *, actor: str, owner: str) -> ErasureAccepted:
-    privacy_audit.record(PrivacyAction.ERASURE_REQUESTED, actor=actor, subject=subject, detail={})
+def _erase(
+    service: CeleryTaskService, subject: str, *, owner: str, context: AuditContext
+) -> ErasureAccepted:
+    actor = context.actor
+    privacy_audit.record(
+        PrivacyAction.ERASURE_REQUESTED, actor=actor, subject=subject, detail={}, context=context
+    )
     task_id = service.enqueue(
         privacy.ERASE_TASK, [subject, actor], priority=Priority.HIGH, owner=owner
     )
@@ -48,24 +54,27 @@ def _erase(service: CeleryTaskService, subject: str, *, actor: str, owner: str) 
 
 
 @router.get("/api/me/data", response_class=Response)
-def my_data(principal: CurrentUser, service: TaskServiceDep) -> Response:
+def my_data(principal: CurrentUser, service: TaskServiceDep, audit: AuditCtx) -> Response:
     """Everything held about the caller, as a zip."""
-    return _zip(
-        principal.user, privacy.export_subject(principal.user, service, actor=principal.user)
-    )
+    content = privacy.export_subject(principal.user, service, actor=principal.user, context=audit)
+    return _zip(principal.user, content)
 
 
 @router.delete("/api/me", status_code=status.HTTP_202_ACCEPTED)
-def erase_me(principal: CurrentUser, service: TaskServiceDep) -> ErasureAccepted:
+def erase_me(principal: CurrentUser, service: TaskServiceDep, audit: AuditCtx) -> ErasureAccepted:
     """Erase everything held about the caller (a task; follow it at `status_url`)."""
-    return _erase(service, principal.user, actor=principal.user, owner=principal.user)
+    return _erase(service, principal.user, owner=principal.user, context=audit)
 
 
 @router.get("/api/privacy/subjects/{user}/export", response_class=Response)
-def export_subject(user: Subject, principal: Admin, service: TaskServiceDep) -> Response:
-    return _zip(user, privacy.export_subject(user, service, actor=principal.user))
+def export_subject(
+    user: Subject, principal: Admin, service: TaskServiceDep, audit: AuditCtx
+) -> Response:
+    return _zip(user, privacy.export_subject(user, service, actor=principal.user, context=audit))
 
 
 @router.post("/api/privacy/subjects/{user}/erase", status_code=status.HTTP_202_ACCEPTED)
-def erase_subject(user: Subject, principal: Admin, service: TaskServiceDep) -> ErasureAccepted:
-    return _erase(service, user, actor=principal.user, owner=principal.user)
+def erase_subject(
+    user: Subject, principal: Admin, service: TaskServiceDep, audit: AuditCtx
+) -> ErasureAccepted:
+    return _erase(service, user, owner=principal.user, context=audit)

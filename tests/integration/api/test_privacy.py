@@ -17,6 +17,7 @@ from backend.core.db.models import Case, DataKey, Document, PrivacyEvent
 from backend.core.db.session import session_scope
 from backend.core.settings import settings
 from backend.platform import privacy_audit
+from backend.platform.audit import verify
 from backend.platform.enqueue import CeleryTaskService
 from backend.services import privacy
 from tests.support import environment
@@ -98,6 +99,20 @@ def test_planted_values_are_sealed_exported_and_erased(
     # The audit trail stays, under a pseudonym and with counts only.
     assert {e.action for e in audit} >= {"export", "erasure_requested", "erasure_completed"}
     assert all(SUBJECT not in json.dumps(e.detail) for e in audit)
+    # ... and in the tamper-evident trail admins read, by pseudonym, with who did what.
+    trail = app_client.get(
+        "/api/audit", params={"resource": f"subject:{privacy_audit.subject_ref(SUBJECT)}"},
+        headers=auth(tokens["admin"]),
+    ).json()["items"]  # fmt: skip
+    seen = {(row["action"], row["actor"], row["role"]) for row in trail}
+    assert {
+        ("privacy.export", SUBJECT, "client"),
+        ("privacy.export", "adam", "admin"),
+        ("privacy.erase", SUBJECT, "client"),
+        ("privacy.erased", SUBJECT, "system"),
+    } <= seen
+    assert SUBJECT not in {row["resource_id"] for row in trail}
+    assert verify().ok
     redis_client.ping()
     after = search(_disk(redis_server), wanted)
     print("planted-value search after erasure:", after or "none found")
