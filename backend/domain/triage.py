@@ -19,7 +19,14 @@ from datetime import date
 from backend.domain import triage_rules as rules
 from backend.domain.entities import extract_entities
 from backend.domain.summary import summarise
-from backend.domain.text import PhraseMatch, Token, find_phrase, quote_around, tokenize
+from backend.domain.text import (
+    PhraseMatch,
+    Token,
+    TokenIndex,
+    find_phrase,
+    quote_around,
+    tokenize,
+)
 from backend.domain.triage_evidence import CRITICAL_KINDS, Evidence, Harm, gather
 from backend.domain.triage_model import (
     WORD_PREFIX,
@@ -83,6 +90,7 @@ class _Part:
     text: str
     tokens: list[Token]
     factor: float
+    index: TokenIndex
 
 
 def urgency_to_priority(urgency: str) -> str:
@@ -106,7 +114,7 @@ def _cue_hits(
     for part in parts:
         claimed: set[int] = set()
         for cue in by_weight:
-            for match in find_phrase(part.tokens, cue.terms):
+            for match in find_phrase(part.tokens, cue.terms, part.index):
                 span = set(range(match.first, match.last + 1))
                 if (skip_negated and match.negated) or span & claimed:
                     continue
@@ -121,10 +129,15 @@ def _score(hits: Sequence[Hit]) -> float:
     return sum(hit.weight for hit in hits)
 
 
+def _part(name: str, text: str, factor: float) -> _Part:
+    tokens = tokenize(text)
+    return _Part(name, text, tokens, factor, TokenIndex(tokens))
+
+
 def _parts(title: str, description: str) -> list[_Part]:
     return [
-        _Part("title", title, tokenize(title), rules.TITLE_WEIGHT),
-        _Part("description", description, tokenize(description), 1.0),
+        _part("title", title, rules.TITLE_WEIGHT),
+        _part("description", description, 1.0),
     ]
 
 
