@@ -19,7 +19,7 @@ from functools import cache
 from pathlib import Path
 
 from backend.domain.text import Token
-from backend.domain.triage_evidence import CRITICAL_KINDS, Evidence, Harm
+from backend.domain.triage_evidence import CRITICAL_KINDS, RECENT_DAYS, Evidence, Harm
 
 WEIGHTS_PATH = Path(__file__).with_name("triage_weights.json")
 URGENCIES = ("low", "normal", "high", "critical")
@@ -205,6 +205,12 @@ def features(ev: Evidence, area: str, tokens: Sequence[Token] = ()) -> dict[str,
         f["style:shouting"] = 1.0
     if ev.words < 30:
         f["style:short"] = 1.0
+    if ev.questions:
+        f["style:questions"] = min(1.0, 2 * ev.questions)
+    if ev.past_verbs:
+        f["narrative:past"] = min(1.0, ev.past_verbs / 5)
+    if any(t.days < -RECENT_DAYS for t in ev.times):
+        f["time:past_date"] = 1.0
     if area == "outro":
         f["area:outro"] = 1.0
     f[f"area={area}"] = 1.0

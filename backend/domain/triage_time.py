@@ -231,6 +231,11 @@ _WEAK_MARKERS = _words(
 _WEAK_PENALTY = 2
 
 
+def is_preterite(word: str) -> bool:
+    """Whether a folded word looks like a past-tense verb (demitiu, pagaram, neguei)."""
+    return len(word) > 4 and word not in _NOT_VERBS and bool(_PRETERITE_RE.match(word))
+
+
 def _tense_of(word: str, *, months: bool) -> bool | None:
     """True for a past marker, False for a future one, None for neither."""
     if word in _PAST_WORDS:
