@@ -312,15 +312,13 @@ def _evidence_reasons(ev: Evidence) -> list[dict[str, JsonValue]]:
     return reasons
 
 
-def decide_urgency(
-    ev: Evidence, area: str, model: LinearModel, tokens: Sequence[Token] = ()
-) -> UrgencyDecision:
+def decide_urgency(ev: Evidence, area: str, model: LinearModel) -> UrgencyDecision:
     """Urgency from the evidence: the model ranks, the written definitions bound it.
 
     Critical needs liberty, life, health, home or a child at stake now or within days; such a
     harm never leaves a case below high.
     """
-    feats = features(ev, area, tokens)
+    feats = features(ev, area)
     probabilities = model.probabilities(feats)
     urgency = max(rules.URGENCIES, key=lambda level: probabilities.get(level, 0.0))
     critical_live = any(
@@ -397,7 +395,7 @@ def triage(title: str, description: str, submitted_at: date, models: Models) -> 
     area = area_decision.area
     evidence = gather(title, description, submitted_at)
     tokens = [*parts[0].tokens, *parts[1].tokens]
-    decision = decide_urgency(evidence, area, models.urgency, tokens)
+    decision = decide_urgency(evidence, area, models.urgency)
     urgency = decision.urgency
     entities = [entity.to_dict() for entity in extract_entities(f"{title}\n{description}")]
     complexity = _complexity(

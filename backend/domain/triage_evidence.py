@@ -90,7 +90,6 @@ HARM_CUES: dict[str, re.Pattern[str]] = {
         r"revolver",
         r"arma de fogo",
         r"armas?",
-        r"armad[oa]s?",
         r"pistola",
         r"atir\w+",
         r"medidas? protetivas?",
@@ -324,6 +323,18 @@ _HYPOTHETICAL_RE = _rx(
     r"medo de (?:ser|ter|perder|virar|ficar)",
     r"risco de (?:ser|ter|perder)",
     r"quando (?:eu|ele|ela)? ?(?:for|voltar|vier|fizer)",
+    # "isso dá cadeia": what an act may lead to, said in general.
+    r"(?:isso|isto|que) (?:da|dar|daria|dava|pode dar)",
+)
+# Over for good: in remission, cured, released. Wins over "hoje" in the same sentence.
+_CURED_RE = _rx(
+    r"remissao",
+    r"curad[oa]s?",
+    r"recuperad[oa]s?",
+    r"se recuperou",
+    r"sem sequelas",
+    r"solt[oa]s?",
+    r"em liberdade",
 )
 _RECOVERED_RE = _rx(
     r"recuperad[oa]",
@@ -488,7 +499,9 @@ CUE_GROUPS: dict[str, re.Pattern[str]] = {
         r"pergunta(?:m)? (?:se|como|qual|quais|quanto|sobre)",
         r"duvidas?",
         r"como (?:faco|faz|funciona|fazer|fica|proceder|pede|tiro|formalizar|declarar|sei)",
-        r"pretend\w+",
+        # "pretende-se MS", "pretende a anulação" in a referral is a claim, not a plan.
+        r"pretend\w+ (?:abrir|comprar|vender|casar|mudar|montar|comecar|fazer|contratar|investir|"
+        r"construir|alugar|doar|adotar|viajar|emprestar|me aposentar|se aposentar)",
         r"planej\w+",
         r"(?:to|estou|tamo|estamos|ainda) pensando",
         r"antes de (?:assinar|comprar|comecar|investir|pedir|fechar|tomar)",
@@ -578,6 +591,8 @@ CUE_GROUPS: dict[str, re.Pattern[str]] = {
         r"em analise",
         r"sem (?:resposta|retorno)",
         r"dificulta",
+        # A body that takes too long is a live problem ("está demorando", "demora na análise").
+        r"demor\w+",
     ),
     "no_rush": _rx(
         r"nao e (?:nada )?urgente",
@@ -773,10 +788,9 @@ def _hypothetical(folded: str, sentence: _Sentence, start: int, end: int, kind: 
     before = folded[sentence.start : start]
     words = before.split()
     clause = " ".join(words[-_CONDITION_WORDS:])
-    condition = None
-    for condition in _HYPOTHETICAL_RE.finditer(clause):
-        pass
-    if condition is not None:
+    conditions = list(_HYPOTHETICAL_RE.finditer(clause))
+    if conditions:
+        condition = conditions[-1]
         # "disse que se ela sair ele mata" reports a threat; in "se ele voltar a me ameaçar"
         # the threat is inside the condition.
         said = before[: len(before) - len(clause) + condition.start()]
@@ -824,6 +838,8 @@ def _state(
     text = folded[sentence.start : sentence.end]
     if _hypothetical(folded, sentence, start, end, kind) and not now:
         return "hypothetical", min(ahead) if ahead else None
+    if kind in CRITICAL_KINDS and not ahead and _CURED_RE.search(text):
+        return "past", None
     if ahead:
         return "threatened", min(ahead)
     if now:
