@@ -183,16 +183,49 @@ def _term_matches(term: str, token: Token) -> bool:
     return token.stem == term
 
 
-def find_phrase(tokens: Sequence[Token], terms: Sequence[str]) -> list[PhraseMatch]:
-    """All places where the terms match consecutive tokens of one clause, with negation flag."""
+class TokenIndex:
+    """Where each stem and each normal form occurs in a token list, so that matching many
+    phrases against one text looks up the positions of each phrase's first word instead of
+    testing every token."""
+
+    __slots__ = ("_by_norm", "_by_stem")
+
+    def __init__(self, tokens: Sequence[Token]) -> None:
+        self._by_stem: dict[str, list[int]] = {}
+        self._by_norm: dict[str, list[int]] = {}
+        for i, token in enumerate(tokens):
+            self._by_stem.setdefault(token.stem, []).append(i)
+            self._by_norm.setdefault(token.norm, []).append(i)
+
+    def positions(self, term: str) -> list[int]:
+        """Token positions matching one compiled term, in order."""
+        if term.endswith("*"):
+            prefix = term[:-1]
+            found = [i for norm, at in self._by_norm.items() if norm.startswith(prefix) for i in at]
+            return sorted(found)
+        if term.startswith("="):
+            return self._by_norm.get(term[1:], [])
+        return self._by_stem.get(term, [])
+
+
+def find_phrase(
+    tokens: Sequence[Token], terms: Sequence[str], index: TokenIndex | None = None
+) -> list[PhraseMatch]:
+    """All places where the terms match consecutive tokens of one clause, with negation flag.
+
+    With an `index` of the same tokens, only the positions of the first term are tried.
+    """
     matches: list[PhraseMatch] = []
     size = len(terms)
     if size == 0:
         return matches
     head = terms[0]
-    for first in range(len(tokens) - size + 1):
+    starts = index.positions(head) if index is not None else range(len(tokens))
+    for first in starts:
+        if first > len(tokens) - size:
+            break
         # Cheap test of the first word before looking at the whole window: most positions fail.
-        if not _term_matches(head, tokens[first]):
+        if index is None and not _term_matches(head, tokens[first]):
             continue
         window = tokens[first : first + size]
         if window[0].clause != window[-1].clause:

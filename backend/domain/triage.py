@@ -19,7 +19,14 @@ from datetime import date
 from backend.domain import triage_rules as rules
 from backend.domain.entities import extract_entities
 from backend.domain.summary import summarise
-from backend.domain.text import PhraseMatch, Token, find_phrase, quote_around, tokenize
+from backend.domain.text import (
+    PhraseMatch,
+    Token,
+    TokenIndex,
+    find_phrase,
+    quote_around,
+    tokenize,
+)
 from backend.domain.triage_evidence import CRITICAL_KINDS, Evidence, Harm, gather
 from backend.domain.triage_model import (
     WORD_PREFIX,
@@ -83,6 +90,7 @@ class _Part:
     text: str
     tokens: list[Token]
     factor: float
+    index: TokenIndex
 
 
 def urgency_to_priority(urgency: str) -> str:
@@ -106,7 +114,7 @@ def _cue_hits(
     for part in parts:
         claimed: set[int] = set()
         for cue in by_weight:
-            for match in find_phrase(part.tokens, cue.terms):
+            for match in find_phrase(part.tokens, cue.terms, part.index):
                 span = set(range(match.first, match.last + 1))
                 if (skip_negated and match.negated) or span & claimed:
                     continue
@@ -121,10 +129,15 @@ def _score(hits: Sequence[Hit]) -> float:
     return sum(hit.weight for hit in hits)
 
 
+def _part(name: str, text: str, factor: float) -> _Part:
+    tokens = tokenize(text)
+    return _Part(name, text, tokens, factor, TokenIndex(tokens))
+
+
 def _parts(title: str, description: str) -> list[_Part]:
     return [
-        _Part("title", title, tokenize(title), rules.TITLE_WEIGHT),
-        _Part("description", description, tokenize(description), 1.0),
+        _part("title", title, rules.TITLE_WEIGHT),
+        _part("description", description, 1.0),
     ]
 
 
@@ -299,15 +312,13 @@ def _evidence_reasons(ev: Evidence) -> list[dict[str, JsonValue]]:
     return reasons
 
 
-def decide_urgency(
-    ev: Evidence, area: str, model: LinearModel, tokens: Sequence[Token] = ()
-) -> UrgencyDecision:
+def decide_urgency(ev: Evidence, area: str, model: LinearModel) -> UrgencyDecision:
     """Urgency from the evidence: the model ranks, the written definitions bound it.
 
     Critical needs liberty, life, health, home or a child at stake now or within days; such a
     harm never leaves a case below high.
     """
-    feats = features(ev, area, tokens)
+    feats = features(ev, area)
     probabilities = model.probabilities(feats)
     urgency = max(rules.URGENCIES, key=lambda level: probabilities.get(level, 0.0))
     critical_live = any(
@@ -384,7 +395,7 @@ def triage(title: str, description: str, submitted_at: date, models: Models) -> 
     area = area_decision.area
     evidence = gather(title, description, submitted_at)
     tokens = [*parts[0].tokens, *parts[1].tokens]
-    decision = decide_urgency(evidence, area, models.urgency, tokens)
+    decision = decide_urgency(evidence, area, models.urgency)
     urgency = decision.urgency
     entities = [entity.to_dict() for entity in extract_entities(f"{title}\n{description}")]
     complexity = _complexity(

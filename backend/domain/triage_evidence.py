@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
-from backend.domain.triage_time import TimeRef, find_time_refs, fold
+from backend.domain.triage_time import TimeRef, find_time_refs, fold, is_preterite
 
 CRITICAL_KINDS = ("liberty", "life", "health", "home", "child")
 HIGH_KINDS = ("income", "service")
@@ -89,6 +89,8 @@ HARM_CUES: dict[str, re.Pattern[str]] = {
         r"espingarda",
         r"revolver",
         r"arma de fogo",
+        r"armas?",
+        r"pistola",
         r"atir\w+",
         r"medidas? protetivas?",
         r"violencia domestica",
@@ -149,6 +151,11 @@ HARM_CUES: dict[str, re.Pattern[str]] = {
         r"(?:acabou|acabaram|faltando|falta) (?:o |a )?(?:remedio|medicamento|insulina)",
         r"so (?:tenho|tem) (?:pra|para) mais",
         r"tratamento",
+        # What a patient runs out of, whatever the drug's name.
+        r"comprimidos?",
+        r"frascos?",
+        r"doses?",
+        r"crises? (?:convulsiv\w+|epileptic\w+|prolongad\w+|atras de crise)",
         r"estoque (?:\w+ )?(?:acaba|dura|termina)",
         r"surtos?",
         # General terms of acute care.
@@ -175,6 +182,9 @@ HARM_CUES: dict[str, re.Pattern[str]] = {
         r"tiram a gente",
         r"sair da casa",
         r"desaba\w+",
+        # A house about to fall down is a home (and lives) at stake.
+        r"(?:casa|teto|laje|muro|parede|predio|imovel) (?:\w+ ){0,3}(?:cair|caindo|desab\w+|ruir|"
+        r"ruindo|estalando)",
         r"morar na rua",
         r"na rua com",
         r"imissao na posse",
@@ -188,6 +198,7 @@ HARM_CUES: dict[str, re.Pattern[str]] = {
     ),
     "child": _rx(
         r"nao (?:devolve|devolveu|trouxe)",
+        r"nao (?:foi|tinha sido) (?:devolvid|entregue)\w*",
         r"nao volta mais",
         r"levou (?:o|a|meu|minha|nosso|nossa) (?:filh\w+|menin\w+|crianca|net\w+|bebe)",
         r"pegou (?:o|a|meu|minha) (?:filh\w+|menin\w+|crianca|net\w+)",
@@ -259,9 +270,9 @@ _HEALTH_ACUTE_RE = re.compile(
     r"dialise|quimio|neonatal|oxigenio|em falta|acabou|acabaram|faltando|so (?:tenho|tem)"
 )
 _HEALTH_NEED_RE = re.compile(
-    r"\b(?:precis\w+|neg\w+|sem|falta\w*|acab\w+|nao (?:tem|libera|autoriza|cobre|fornece|"
-    r"aguenta)|aguard\w+|fila|espera|risco|suspens\w+|interromp\w+|urgen\w+|vaga|indica\w+|"
-    r"prescri\w+|recus\w+|carencia|cobertura)\b"
+    r"\b(?:precis\w+|neg\w+|sem|falta\w*|acab\w+|nao (?:tem|libera|autoriza|cobre|fornece\w*|"
+    r"aguenta|entreg\w+)|aguard\w+|fila|espera|risco|suspens\w+|interromp\w+|urgen\w+|vaga|indica\w+|"
+    r"prescri\w+|recus\w+|carencia|cobertura|so (?:tem|tenho|temos|resta\w*|sobr\w+)|dura\w*)\b"
 )
 # Money "preso" in a bank is not a person in prison.
 _MONEY_HELD_RE = re.compile(
@@ -276,6 +287,16 @@ _VEHICLE_RE = re.compile(r"\b(?:moto|carro|caminhao|onibus|bicicleta|motorista|m
 # Reported threats ("disse que se ela sair ele mata") are threats, not hypotheses.
 _REPORTED_THREAT_RE = re.compile(
     r"\b(?:disse|diz|falou|fala|ameac\w+|mandou|manda|dizendo|exige|avisou|gritou)\b"
+)
+# Words before a harm saying that it is so already ("foi preso", "ficou internada").
+_ALREADY_RE = re.compile(r"\b(?:foi|foram|ficou|ficaram|continua|segue|acabou|acabaram|ja)\b")
+# How many words back a condition ("se", "caso") still governs a harm.
+_CONDITION_WORDS = 16
+# "preso nesse carro", "me sinto preso", "prisão de ventre": no one's liberty at stake.
+_FIGURATIVE_LIBERTY_RE = re.compile(
+    r"\bpres[oa]s? (?:nesse|nessa|neste|nesta|num|numa|a (?:esse|essa|este|esta|um|uma))\b"
+    r"|\b(?:sinto|sentindo|senti|sente)(?: me)? pres[oa]\b|\bprisao de ventre\b"
+    r"|\b(?:e|virou|parece|vira) uma (?:prisao|cadeia)\b"
 )
 # Deprivation that started long ago goes on unless something says it ended.
 _ENDED_RE = re.compile(
@@ -302,6 +323,18 @@ _HYPOTHETICAL_RE = _rx(
     r"medo de (?:ser|ter|perder|virar|ficar)",
     r"risco de (?:ser|ter|perder)",
     r"quando (?:eu|ele|ela)? ?(?:for|voltar|vier|fizer)",
+    # "isso dá cadeia": what an act may lead to, said in general.
+    r"(?:isso|isto|que) (?:da|dar|daria|dava|pode dar)",
+)
+# Over for good: in remission, cured, released. Wins over "hoje" in the same sentence.
+_CURED_RE = _rx(
+    r"remissao",
+    r"curad[oa]s?",
+    r"recuperad[oa]s?",
+    r"se recuperou",
+    r"sem sequelas",
+    r"solt[oa]s?",
+    r"em liberdade",
 )
 _RECOVERED_RE = _rx(
     r"recuperad[oa]",
@@ -386,7 +419,9 @@ EVENT_CUES: dict[str, re.Pattern[str]] = {
         r"purgar",
         r"pagar ou",
         r"sob pena",
-        r"convocacao",
+        r"convoca\w+",
+        r"resposta a acusacao",
+        r"manifest(?:ar|acao)",
         r"assembleia",
     ),
     "harm": _rx(
@@ -406,6 +441,7 @@ EVENT_CUES: dict[str, re.Pattern[str]] = {
         r"remedio",
         r"insulina",
         r"estoque",
+        r"dura\w*",
         r"tratamento",
         r"mata\w*",
         r"volta",
@@ -463,7 +499,9 @@ CUE_GROUPS: dict[str, re.Pattern[str]] = {
         r"pergunta(?:m)? (?:se|como|qual|quais|quanto|sobre)",
         r"duvidas?",
         r"como (?:faco|faz|funciona|fazer|fica|proceder|pede|tiro|formalizar|declarar|sei)",
-        r"pretend\w+",
+        # "pretende-se MS", "pretende a anulação" in a referral is a claim, not a plan.
+        r"pretend\w+ (?:abrir|comprar|vender|casar|mudar|montar|comecar|fazer|contratar|investir|"
+        r"construir|alugar|doar|adotar|viajar|emprestar|me aposentar|se aposentar)",
         r"planej\w+",
         r"(?:to|estou|tamo|estamos|ainda) pensando",
         r"antes de (?:assinar|comprar|comecar|investir|pedir|fechar|tomar)",
@@ -553,6 +591,8 @@ CUE_GROUPS: dict[str, re.Pattern[str]] = {
         r"em analise",
         r"sem (?:resposta|retorno)",
         r"dificulta",
+        # A body that takes too long is a live problem ("está demorando", "demora na análise").
+        r"demor\w+",
     ),
     "no_rush": _rx(
         r"nao e (?:nada )?urgente",
@@ -673,6 +713,10 @@ class Evidence:
     events: list[Event] = field(default_factory=list)
     cues: list[CueHit] = field(default_factory=list)
     caps_ratio: float = 0.0
+    # Share of sentences that ask something, and past-tense verbs per 100 words: a question
+    # about the future is planning; a narrated past is a live dispute.
+    questions: float = 0.0
+    past_verbs: float = 0.0
     exclamations: int = 0
     words: int = 0
 
@@ -743,11 +787,26 @@ def _negated(folded: str, sentence: _Sentence, start: int, kind: str, cue: str) 
 def _hypothetical(folded: str, sentence: _Sentence, start: int, end: int, kind: str) -> bool:
     before = folded[sentence.start : start]
     words = before.split()
-    clause = " ".join(words[-10:])
-    if _HYPOTHETICAL_RE.search(clause):
-        return not (kind == "life" and _REPORTED_THREAT_RE.search(before))
+    clause = " ".join(words[-_CONDITION_WORDS:])
+    conditions = list(_HYPOTHETICAL_RE.finditer(clause))
+    if conditions:
+        condition = conditions[-1]
+        # "disse que se ela sair ele mata" reports a threat; in "se ele voltar a me ameaçar"
+        # the threat is inside the condition.
+        said = before[: len(before) - len(clause) + condition.start()]
+        return not (kind == "life" and _REPORTED_THREAT_RE.search(said))
     text = folded[sentence.start : sentence.end]
     return "?" in text and bool(re.search(r"\b(?:posso|pode|vou|vai) ser\b|\bda cadeia\b", text))
+
+
+def _asked(folded: str, sentence: _Sentence, start: int, end: int) -> bool:
+    """The harm is what a question asks about ("vou ser preso?", "ele vai preso?"), not a fact
+    told: it stands in the last clause of a question, with nothing saying it is so already."""
+    rest = folded[end : sentence.end]
+    if "?" not in rest or "," in rest:
+        return False
+    clause = folded[sentence.start : start].rsplit(",", 1)[-1]
+    return not (_PRESENT_RE.search(clause) or _ALREADY_RE.search(clause))
 
 
 def _who(folded: str, sentence: _Sentence, start: int, kind: str) -> str:
@@ -779,10 +838,14 @@ def _state(
     text = folded[sentence.start : sentence.end]
     if _hypothetical(folded, sentence, start, end, kind) and not now:
         return "hypothetical", min(ahead) if ahead else None
+    if kind in CRITICAL_KINDS and not ahead and _CURED_RE.search(text):
+        return "past", None
     if ahead:
         return "threatened", min(ahead)
     if now:
         return "happening", max(now)
+    if _asked(folded, sentence, start, end):
+        return "hypothetical", None
     if kind in HIGH_KINDS:
         return ("past", None) if _ENDED_RE.search(text) else ("happening", None)
     ongoing = any(
@@ -804,7 +867,7 @@ def _state(
 
 # A past date counts for a harm only this many characters away from it.
 _NEAR = 60
-_INHERIT_ORDER = ("threatened", "happening", "past")
+_INHERIT_ORDER = ("threatened", "happening", "past", "hypothetical")
 
 
 def _harms(text: str, folded: str, sentences: Sequence[_Sentence], recent: bool) -> list[Harm]:
@@ -834,8 +897,14 @@ def _harms(text: str, folded: str, sentences: Sequence[_Sentence], recent: bool)
                     and not any(1 <= t.days <= THREAT_SOON for t in sentence.times)
                 ):
                     continue
-                if kind == "liberty" and _MONEY_HELD_RE.search(
-                    folded[max(sentence.start, m.start() - 30) : m.start()]
+                if kind == "liberty" and (
+                    _MONEY_HELD_RE.search(folded[max(sentence.start, m.start() - 30) : m.start()])
+                    or any(
+                        f.start() <= m.start() < f.end()
+                        for f in _FIGURATIVE_LIBERTY_RE.finditer(
+                            folded, max(sentence.start, m.start() - 20), sentence.end
+                        )
+                    )
                 ):
                     continue
                 if (
@@ -885,6 +954,9 @@ def _events(text: str, folded: str, sentences: Sequence[_Sentence]) -> list[Even
             or bool(re.search(r"\b(?:tinha|tive|teve|tinham|era de)\b", body))
         )
         kinds = [kind for kind in ("harm", "legal") if EVENT_CUES[kind].search(body)]
+        # "prazo de 10 dias" is a term even when the time expression took the word "prazo".
+        if "legal" not in kinds and any("prazo" in folded[r.start : r.end] for r in sentence.times):
+            kinds.append("legal")
         if not kinds and EVENT_CUES["plan"].search(body):
             kinds = ["plan"]
         for ref in sentence.times:
@@ -915,6 +987,7 @@ def gather(title: str, description: str, submitted_at: date) -> Evidence:
     sentences = _sentences(folded, times)
     recent = any(-RECENT_DAYS <= t.days <= 0 for t in times)
     letters = [ch for ch in text if ch.isalpha()]
+    words = _TOKEN_RE.findall(folded)
     return Evidence(
         text=text,
         title_length=len(title) + 1,
@@ -924,5 +997,7 @@ def gather(title: str, description: str, submitted_at: date) -> Evidence:
         cues=_cues(text, folded, sentences),
         caps_ratio=sum(ch.isupper() for ch in letters) / len(letters) if letters else 0.0,
         exclamations=text.count("!"),
-        words=len(_TOKEN_RE.findall(text)),
+        words=len(words),
+        questions=sum("?" in folded[s.start : s.end] for s in sentences) / max(1, len(sentences)),
+        past_verbs=100 * sum(map(is_preterite, words)) / max(1, len(words)),
     )

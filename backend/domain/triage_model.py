@@ -19,7 +19,7 @@ from functools import cache
 from pathlib import Path
 
 from backend.domain.text import Token
-from backend.domain.triage_evidence import CRITICAL_KINDS, Evidence, Harm
+from backend.domain.triage_evidence import CRITICAL_KINDS, RECENT_DAYS, Evidence, Harm
 
 WEIGHTS_PATH = Path(__file__).with_name("triage_weights.json")
 URGENCIES = ("low", "normal", "high", "critical")
@@ -158,8 +158,12 @@ def _harm_soon(harm: Harm) -> bool:
     )
 
 
-def features(ev: Evidence, area: str, tokens: Sequence[Token] = ()) -> dict[str, float]:
-    """Named features of a case for urgency, each 0..1; word stems when tokens are given."""
+def features(ev: Evidence, area: str) -> dict[str, float]:
+    """Named features of a case for urgency, each 0..1.
+
+    No word stems: they let the model remember how the development batches were written
+    (leave-one-batch-out gained nothing from them) instead of what is at stake and when.
+    """
     f: dict[str, float] = {}
     mine = [h for h in ev.harms if h.who != "other"]
     for kind in (*CRITICAL_KINDS, "income", "service"):
@@ -205,10 +209,15 @@ def features(ev: Evidence, area: str, tokens: Sequence[Token] = ()) -> dict[str,
         f["style:shouting"] = 1.0
     if ev.words < 30:
         f["style:short"] = 1.0
+    if ev.questions:
+        f["style:questions"] = min(1.0, 2 * ev.questions)
+    if ev.past_verbs:
+        f["narrative:past"] = min(1.0, ev.past_verbs / 5)
+    if any(t.days < -RECENT_DAYS for t in ev.times):
+        f["time:past_date"] = 1.0
     if area == "outro":
         f["area:outro"] = 1.0
     f[f"area={area}"] = 1.0
-    f.update(word_features(tokens))
     return f
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from backend.domain.text import compile_phrase
 
-ENGINE = "rules-v3"
+ENGINE = "rules-v4"
 
 AREAS = (
     "trabalhista",
@@ -83,6 +83,8 @@ AREA_CUES: dict[str, tuple[Cue, ...]] = {
             "seguro desemprego",
         ),
         *_cues(3, "mandado embora", "mandada embora", "sem registro", "rescisão", "férias"),
+        # Referrals between offices write the labour court's terms and abbreviations.
+        *_cues(4, "=rt", "=trt", "=tst", "=vt", "reclamante", "reclamada", "reclamatória"),
         *_cues(3, "sem carteira", "de carteira", "adicional noturno", "intervalo", "holerite*"),
         *_cues(2, "demitido", "dispensado", "patrão", "patroa", "empregador", "chefe", "gerente"),
         *_cues(2, "salários atrasados", "empregado", "empregada", "colegas", "doméstica"),
@@ -131,6 +133,7 @@ AREA_CUES: dict[str, tuple[Cue, ...]] = {
         *_cues(5, "tráfico", "furto", "furtar", "roubo", "golpe", "golpista", "assalt*"),
         *_cues(5, "estelionato", "calúnia", "difamação", "injúria", "lesão corporal", "fiança"),
         *_cues(5, "audiência de custódia", "regime fechado", "semiaberto", "bafômetro"),
+        *_cues(4, "ação penal", "resposta à acusação", "denunciado", "=réu"),
         *_cues(5, "receptação", "homicídio", "assassin*", "algemado", "presídio", "preventiva"),
         *_cues(4, "crime", "criminal", "=pena", "=réu", "embriaguez", "progressão", "depor"),
         *_cues(3, "boletim de ocorrência", "polícia", "policiais", "depoimento", "acusado"),
@@ -191,6 +194,7 @@ AREA_CUES: dict[str, tuple[Cue, ...]] = {
         *_cues(4, "estadual", "municipal", "prefeitura", "cargo", "rodovia"),
         *_cues(4, "hospital regional", "hospital municipal", "hospital público", "secretaria"),
         *_cues(4, "=jari", "=cetran", "vigilância sanitária", "edital", "=município"),
+        *_cues(4, "mandado de segurança", "autoridade coatora"),
         *_cues(3, "do estado", "=posse", "contra o estado", "pelo sus", "=pm", "polícia militar"),
     ),
     "outro": (

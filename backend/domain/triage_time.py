@@ -11,6 +11,7 @@ import calendar
 import re
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 
 from backend.domain.text import strip_accents
 
@@ -188,13 +189,16 @@ class TimeRef:
         return "past" if self.days < 0 else "present" if self.days == 0 else "future"
 
 
+# Bounded: any text may bring new characters.
+@lru_cache(maxsize=4096)
+def _fold_char(ch: str) -> str:
+    low = strip_accents(ch.lower())
+    return low if len(low) == 1 else ch
+
+
 def fold(text: str) -> str:
     """Lowercase without accents, one output character per input character (offsets kept)."""
-    out = []
-    for ch in text:
-        low = strip_accents(ch.lower())
-        out.append(low if len(low) == 1 else ch)
-    return "".join(out)
+    return "".join(map(_fold_char, text))
 
 
 def _number(word: str) -> int | None:
@@ -225,6 +229,11 @@ _WEAK_MARKERS = _words(
     "pra para pro e ate tem tenho temos precisa preciso essa esta dessa desta nesta nessa"
 )
 _WEAK_PENALTY = 2
+
+
+def is_preterite(word: str) -> bool:
+    """Whether a folded word looks like a past-tense verb (demitiu, pagaram, neguei)."""
+    return len(word) > 4 and word not in _NOT_VERBS and bool(_PRETERITE_RE.match(word))
 
 
 def _tense_of(word: str, *, months: bool) -> bool | None:

@@ -94,7 +94,7 @@ def test_result_shape_and_json() -> None:
     assert isinstance(result, TriageResult)
     data = result.to_dict()
     assert json.loads(json.dumps(data)) == data
-    assert data["engine"] == "rules-v3"
+    assert data["engine"] == "rules-v4"
     assert result.area in AREAS
     assert result.urgency in URGENCIES
     assert 1 <= result.complexity <= 5

@@ -70,3 +70,51 @@ def test_urgency_follows_the_event_not_the_drama() -> None:
     assert result.urgency == "critical"
     signals = {r["signal"] for r in result.reasons if r["field"] == "urgency"}
     assert {"moradia", "prazo ou evento próximo"} <= signals
+
+
+def test_a_threat_inside_a_condition_is_hypothetical() -> None:
+    text = "Ele sumiu. Mas se ele voltar a me ameaçar, posso pedir medida protetiva?"
+    assert _states(gather("Dúvida sobre medida protetiva", text, SUBMITTED), "life") == {
+        "hypothetical"
+    }
+
+
+def test_a_harm_a_question_asks_about_is_hypothetical_a_told_one_is_not() -> None:
+    asked = gather("Malha fina", "Caí na malha fina. Vou ser preso?", SUBMITTED)
+    assert _states(asked, "liberty") == {"hypothetical"}
+    hearsay = gather("Receita", "Minha vizinha falou que isso dá cadeia!!!", SUBMITTED)
+    assert _states(hearsay, "liberty") == {"hypothetical"}
+    told = gather("Prisão", "Meu irmão foi preso e agora, o que eu faço?", SUBMITTED)
+    assert _states(told, "liberty") != {"hypothetical"}
+
+
+def test_figurative_prison_is_no_harm_to_liberty() -> None:
+    ev = gather("Carro", "To preso nesse carro, o vendedor não transfere o documento.", SUBMITTED)
+    assert _states(ev, "liberty") == set()
+
+
+def test_released_or_in_remission_is_past_even_today() -> None:
+    released = gather("Defesa", "Réu solto desde a audiência de custódia em 2025.", SUBMITTED)
+    assert _states(released, "liberty") == {"past"}
+    cured = gather("Isenção", "Teve câncer, hoje está em remissão, sem tratamento.", SUBMITTED)
+    assert _states(cured, "health") == {"past"}
+
+
+def test_a_supply_that_runs_out_by_a_date_is_a_threat_to_health() -> None:
+    text = "A farmácia do estado não entregou. Só tem comprimido até sexta."
+    health = [h for h in gather("Remédio", text, SUBMITTED).harms if h.kind == "health"]
+    assert health and all(h.state == "threatened" for h in health)
+
+
+def test_a_term_written_with_the_word_prazo_is_a_legal_event() -> None:
+    ev = gather("Ação penal", "Réu citado ontem. Prazo de 10 dias para resposta.", SUBMITTED)
+    assert ("legal", 10) in [(e.kind, e.days) for e in ev.events]
+
+
+def test_planning_questions_and_narrated_disputes_read_apart() -> None:
+    question = gather("Dúvida", "Quero abrir um MEI. Preciso de contador? Quanto custa?", SUBMITTED)
+    dispute = gather(
+        "Demissão", "Me demitiram e não pagaram a rescisão. Fui cobrar e negaram.", SUBMITTED
+    )
+    assert question.questions > dispute.questions
+    assert dispute.past_verbs > question.past_verbs

@@ -69,10 +69,13 @@ def test_rules_engine_holds_its_ground_on_held_out_batches(
     assert scores.critical_below_high <= HELD_OUT_MAX_CRITICAL_BELOW_HIGH
 
 
+# Not strict since rules-v4: its model is trained on b6 and b7 too (development data once
+# scored), so passing here is in-sample and proves nothing. The lead re-targets this test at the
+# fresh held-out batches (b8, b9) when they land.
 @pytest.mark.xfail(
-    strict=True,
-    reason="rules-v3 does not reach the targets yet (EVALUATION.md); strict: when it does, "
-    "this passes, fails the run, and the marker must go",
+    strict=False,
+    reason="b6 and b7 are in rules-v4's training data (EVALUATION.md): the targets are judged "
+    "on fresh held-out batches",
 )
 def test_rules_engine_meets_the_targets_on_held_out_batches() -> None:
     scores = score(load_gold("heldout"), _rules)
