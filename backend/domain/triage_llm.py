@@ -56,9 +56,18 @@ URGENCY_DEFINITIONS = (
     '("recebi citação e tenho 15 dias para contestar" = high). '
 )
 
+AREA_RULES = (
+    "Área: a do pedido principal (o que a pessoa pede ao escritório), mesmo quando o texto cita "
+    "outras. Precedências: plano de saúde = consumidor; SUS, órgãos públicos, servidor público "
+    "e concurso = administrativo; aluguel, despejo, compra e venda de imóvel e usucapião = "
+    "imobiliario; herança, inventário, testamento e violência doméstica (Maria da Penha, "
+    "medida protetiva) = familia; demais crimes e polícia = criminal; INSS = previdenciario. "
+)
+
 SYSTEM_PROMPT = (
     "Você é um assistente de triagem de um escritório de advocacia brasileiro. "
     + URGENCY_DEFINITIONS
+    + AREA_RULES
     + "Classifique o caso do cliente e responda APENAS com um objeto JSON com as chaves: "
     f'"area" (uma de: {", ".join(rules.AREAS)}), '
     f'"urgency" (uma de: {", ".join(rules.URGENCIES)}), '
