@@ -95,17 +95,20 @@ class Zygote:
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self._in, self._out = self.proc.stdin.fileno(), self.proc.stdout.fileno()
         os.set_blocking(self._in, False)
-        try:
-            ready = self._header(time.monotonic() + START_TIMEOUT_S)
-            if not ready.get("ready"):
-                raise ZygoteLost(f"unexpected greeting {sorted(ready)}")
-        except BaseException:
-            self.stop()
-            raise
+        self._started, self._sandboxed, self._ready = started, mode.bwrap is not None, False
+
+    def _wait_ready(self) -> None:
+        """Its greeting, read on first use: starting one does not wait for Python to start."""
+        if self._ready:
+            return
+        ready = self._header(time.monotonic() + START_TIMEOUT_S)
+        if not ready.get("ready"):
+            raise ZygoteLost(f"unexpected greeting {sorted(ready)}")
+        self._ready = True
         log.info(
             "parser_zygote_started",
-            sandboxed=mode.bwrap is not None,
-            startup_ms=round((time.monotonic() - started) * 1000, 1),
+            sandboxed=self._sandboxed,
+            startup_ms=round((time.monotonic() - self._started) * 1000, 1),
         )
 
     @property
@@ -117,6 +120,10 @@ class Zygote:
 
     def parse(self, request: dict[str, Any], data: bytes) -> tuple[int, bool, bytes]:
         """(returncode, timed out, answer) of one document's child."""
+        try:
+            self._wait_ready()
+        except TimeoutError as exc:
+            raise ZygoteLost("not ready in time") from exc
         deadline = time.monotonic() + float(request["timeout_s"]) + ANSWER_GRACE_S
         try:
             self._send(json.dumps({**request, "size": len(data)}).encode() + b"\n" + data, deadline)
@@ -228,7 +235,8 @@ class ParserPool:
         raise DocumentParseFailed("parser_crashed", "the parser stopped unexpectedly")
 
     def warm(self) -> None:
-        """Start a zygote now if none is running, so that the first document does not wait."""
+        """Start a zygote now if none is running, so that the first document does not wait
+        for its start."""
         with self._lock:
             if self._idle or self._busy:
                 return
@@ -292,16 +300,14 @@ def pool() -> ParserPool:
         return _pool
 
 
-def warm_in_background() -> None:
-    """Start this process's first zygote on a thread (a worker process's start does not wait)."""
-
-    def start() -> None:
-        try:
-            pool().warm()
-        except Exception as exc:  # the first document starts one (and reports why not)
-            log.warning("parser_zygote_warm_failed", error=type(exc).__name__)
-
-    threading.Thread(target=start, name="parser-zygote-warm", daemon=True).start()
+def warm() -> None:
+    """Start this process's first zygote now (not waiting for it to be ready). Call it from
+    the thread that will live as long as the process: bubblewrap's --die-with-parent ends the
+    sandbox when the *thread* that started it exits."""
+    try:
+        pool().warm()
+    except Exception as exc:  # the first document starts one (and reports why not)
+        log.warning("parser_zygote_warm_failed", error=type(exc).__name__)
 
 
 def stop() -> None:

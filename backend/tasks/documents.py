@@ -26,11 +26,12 @@ QUEUE = "documents"
 
 @worker_process_init.connect
 def _start_parser(**_: Any) -> None:
-    """A pool child that serves this queue starts its parser zygote now, on a thread, so that
-    its first document does not wait for Python and the sandbox to start."""
+    """A pool child that serves this queue starts its parser zygote now (in its main thread,
+    without waiting for it), so that its first document does not wait for Python and the
+    sandbox to start."""
     selected = current_app.amqp.queues.consume_from
     if selected is None or QUEUE in selected:
-        parser_pool.warm_in_background()
+        parser_pool.warm()
 
 
 @worker_process_shutdown.connect
