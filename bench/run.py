@@ -51,6 +51,25 @@ HTTP_TIMEOUT_S = 180.0
 DASH = "\u2013"  # en dash, as in /work/shared/BENCHMARKS.md
 
 
+def _documents_section(argv: list[str]) -> dict[str, Any]:
+    from bench import documents
+
+    return documents.main(argv)
+
+
+def _memory_section(argv: list[str]) -> dict[str, Any]:
+    from bench import memory
+
+    return {k: v for k, v in memory.main(argv).items() if k != "samples"}
+
+
+# Sections run by scripts of their own (runnable alone too), their figures put in the JSON.
+EXTRA_SECTIONS: dict[str, Callable[[list[str]], dict[str, Any]]] = {
+    "documents": _documents_section,
+    "memory": _memory_section,
+}
+
+
 class MeasurementError(Exception):
     """One measurement failed (timeout, dead worker, wrong count); the run goes on."""
 
@@ -732,7 +751,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--http-paced-s", type=float, help="paced duration in s (10)")
     parser.add_argument("--http-clients", type=int, default=20)
     parser.add_argument(
-        "--sections", default="http,enqueue,throughput", help="subset of http,enqueue,throughput"
+        "--sections",
+        default="http,enqueue,throughput",
+        help="subset of http,enqueue,throughput,documents,memory (the last two: bench/documents.py"
+        " and bench/memory.py, each on its own Redis)",
     )
     parser.add_argument("--configs", default="prefork,threads,solo", help="worker configs for (c)")
     parser.add_argument("--modes", default="e2e,drain", help="(c) modes: e2e,drain")
@@ -759,7 +781,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     args.configs = [c for c in args.configs.split(",") if c]
     args.modes = [m for m in args.modes.split(",") if m]
     unknown = (
-        set(args.sections) - {"http", "enqueue", "throughput"}
+        set(args.sections) - {"http", "enqueue", "throughput", *EXTRA_SECTIONS}
         | set(args.configs) - set(CONFIGS)
         | set(args.modes) - {"e2e", "drain"}
     )
@@ -929,6 +951,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if "throughput" in args.sections:
             say("(c) end-to-end and drain throughput")
             results["throughput"] = bench.throughput_section()
+        for section in (s for s in args.sections if s in EXTRA_SECTIONS):
+            say(f"{section}: bench/{section}.py")
+            results[section] = EXTRA_SECTIONS[section]([])
     results["wall_s"] = time.monotonic() - started
     results["code_at_end"] = code_state()
     if results["code_at_end"] != results["code_at_start"]:

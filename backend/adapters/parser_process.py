@@ -3,41 +3,32 @@ process, open-file and wall-clock limits.
 
 A hostile file (zip bomb, PDF that loops or has 10,000 pages, parser exploit) can at worst use
 up its child's limits: the child is killed, the caller gets a DocumentParseFailed with a clear
-code, and the worker process that asked carries on. The child is
-`python -m backend.domain.parsing_worker` inside bubblewrap (backend/adapters/sandbox.py: no
-network, no repository, `.env`, database or parent environment, runs as nobody, seccomp), in a
+code, and the worker process that asked carries on. The child is forked for that one document
+by a parser zygote started once per worker process (backend/adapters/parser_pool.py,
+backend/domain/parsing_zygote.py) inside bubblewrap (backend/adapters/sandbox.py: no network,
+no repository, `.env`, database or parent environment, runs as nobody, seccomp); it runs in a
 session of its own so that a kill also ends any OCR programs it started. The document's bytes
-(decrypted by the caller) go in on stdin and never touch the disk outside the sandbox's private
-in-memory /tmp. Where bubblewrap cannot run, the child runs unconfined under the same limits
-with a private temporary folder that is removed afterwards, also when the child was killed.
+(decrypted by the caller) go in through a pipe and never touch the disk outside the sandbox's
+private in-memory /tmp. Where bubblewrap cannot run, the zygote runs unconfined and its
+children under the same limits, in a private temporary folder removed after each document.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import shutil
 import signal
-import subprocess
-import sys
-import tempfile
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from backend.adapters import sandbox
+from backend.adapters import parser_pool, sandbox
 from backend.core.errors import DocumentParseFailed
 from backend.core.logging import get_logger
-from backend.core.settings import ROOT_DIR, settings
+from backend.core.settings import settings
 from backend.domain.parsing import DocumentKind, ExtractedText, OcrOutcome, ParseLimits
 from backend.domain.parsing_ocr import OcrSettings
 
 log = get_logger(__name__)
 
-_WORKER_MODULE = "backend.domain.parsing_worker"
-# The child handles hostile input: it gets no secrets (JWT, SMTP, database URLs), only what
-# running Python and the OCR programs needs.
-_CHILD_ENV_KEYS = ("PATH", "PYTHONPATH", "LANG", "LC_ALL", "TESSDATA_PREFIX")
 # Processes (OCR runs two programs at a time) and open files the child may have.
 MAX_PROCESSES = 16
 MAX_OPEN_FILES = 64
@@ -89,9 +80,11 @@ def parse_isolated(
     limits: ParseLimits | None = None,
     ocr: OcrSettings | None = None,
 ) -> ParsedDocument:
-    """Extract a document's text in a sandboxed, limited child process (limits from settings)."""
+    """Extract a document's text in a sandboxed, limited child process (limits from settings),
+    forked for this document by this process's parser zygote."""
     isolation = isolation or IsolationLimits.from_settings()
     request = {
+        "timeout_s": isolation.timeout_s,
         "cpu_s": isolation.cpu_s,
         "memory_bytes": isolation.memory_bytes,
         # Counted per user: only the sandbox's own user (nobody, or a user namespace) is ours.
@@ -100,69 +93,16 @@ def parse_isolated(
         "limits": asdict(limits or parse_limits_from_settings()),
         "ocr": asdict(ocr or ocr_settings_from_settings()),
     }
-    payload = json.dumps(request).encode() + b"\n" + data
-    with _child() as proc:
-        try:
-            out, _err = proc.communicate(payload, isolation.timeout_s)
-        except subprocess.TimeoutExpired:
-            _kill(proc)
-            raise DocumentParseFailed(
-                "timeout", f"parsing took longer than {isolation.timeout_s:g} s"
-            ) from None
-    # stderr may quote the document; it is neither logged nor returned.
-    return _answer(proc.returncode, out, isolation)
-
-
-@contextlib.contextmanager
-def _child() -> Any:
-    """The parsing child, sandboxed where bubblewrap runs; killed and cleaned up on the way out
-    (also on the task's own soft time limit or cancellation)."""
-    argv = [sandbox.python_executable(), "-S", "-B", "-m", _WORKER_MODULE]
-    mode = sandbox.mode()
-    private_tmp = None
-    with sandbox.seccomp() as seccomp_fd:
-        if mode.bwrap is not None:
-            fds = () if seccomp_fd is None else (seccomp_fd,)
-            cmd, env, cwd = sandbox.command(mode, argv, seccomp_fd=seccomp_fd), {}, "/"
-        else:
-            fds = ()
-            private_tmp = tempfile.mkdtemp(prefix="ltq-parse-")
-            cmd, cwd = [sys.executable, "-m", _WORKER_MODULE], private_tmp
-            env = {key: os.environ[key] for key in _CHILD_ENV_KEYS if key in os.environ}
-            env.update(TMPDIR=private_tmp, PYTHONPATH=str(ROOT_DIR))
-        try:
-            proc = subprocess.Popen(
-                cmd,
-                cwd=cwd,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                start_new_session=True,
-                env=env,
-                pass_fds=fds,
-            )
-        except BaseException:
-            if private_tmp is not None:
-                shutil.rmtree(private_tmp, ignore_errors=True)
-            raise
-    try:
-        yield proc
-    finally:
-        if proc.poll() is None:
-            _kill(proc)
-        if private_tmp is not None:
-            shutil.rmtree(private_tmp, ignore_errors=True)
-
-
-def _kill(proc: subprocess.Popen[bytes]) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    proc.communicate()
+    returncode, timed_out, out = parser_pool.pool().parse(request, data)
+    if timed_out:
+        raise DocumentParseFailed("timeout", f"parsing took longer than {isolation.timeout_s:g} s")
+    # The child's stderr may quote the document; it goes nowhere.
+    return _answer(returncode, out, isolation)
 
 
 def _answer(returncode: int, out: bytes, isolation: IsolationLimits) -> ParsedDocument:
-    # A signal ends a plain child (-N); bubblewrap reports its child's signal as 128 + N.
-    if returncode in (-signal.SIGXCPU, -signal.SIGKILL, 128 + signal.SIGXCPU, 128 + signal.SIGKILL):
+    # The zygote reports a child ended by signal N as -N.
+    if returncode in (-signal.SIGXCPU, -signal.SIGKILL):
         # SIGXCPU at the soft CPU limit, SIGKILL at the hard one (we killed it only on timeout).
         raise DocumentParseFailed(
             "cpu_limit", f"parsing used more than {isolation.cpu_s} s of CPU time"

@@ -11,6 +11,7 @@ __all__ = [
     "parsing",
     "parsing_ocr",
     "parsing_worker",
+    "parsing_zygote",
     "reports",
     "stats",
     "summary",

@@ -1,11 +1,12 @@
-"""The child process that parses one document: `python -m backend.domain.parsing_worker`.
+"""What the child that parses one document does, in a process forked for that document alone
+by the parser's zygote (backend.domain.parsing_zygote).
 
-It reads one JSON request line and then the document's bytes on stdin, puts itself under the
-limits the request names (CPU, memory, file size, processes, open files; before reading the
-document), extracts the text, runs OCR when a PDF has no text layer and OCR is installed
-(the PDF is written to its private $TMPDIR for that), and writes one JSON answer on stdout.
-It imports nothing that reads settings, so it starts fast and sees only what the parent
-sends; the parent runs it in the sandbox (backend/adapters/sandbox.py). Request line:
+It puts itself under the limits the request names (CPU, memory, file size, processes, open
+files; before it touches the document), extracts the text, runs OCR when a PDF has no text
+layer and OCR is installed (the PDF is written to its private $TMPDIR for that), and returns
+one JSON-able answer. It imports nothing that reads settings, so the zygote starts fast and
+sees only what the parent sends; the parent runs the zygote in the sandbox
+(backend/adapters/sandbox.py). Request:
 
     {"cpu_s": 30, "memory_bytes": 1073741824, "max_processes": 16, "max_open_files": 64,
      "limits": {"max_pages": ..., "max_text_chars": ..., ...},
@@ -17,11 +18,9 @@ Answer: {"ok": true, "kind", "text", "page_count", "truncated", "ocr": {...}} or
 
 from __future__ import annotations
 
-import json
 import os
 import resource
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -106,9 +105,8 @@ def _with_ocr(
     )
 
 
-def main() -> int:
-    stdin = sys.stdin.buffer
-    request = json.loads(stdin.readline())
+def answer(request: dict[str, Any], data: bytes) -> dict[str, Any]:
+    """Put this process under the request's limits, then parse `data`: the answer to send."""
     apply_limits(
         cpu_s=int(request["cpu_s"]),
         memory_bytes=int(request["memory_bytes"]),
@@ -117,25 +115,14 @@ def main() -> int:
     )
     os.umask(0o077)
     try:
-        answer = parse(
-            stdin.read(),
-            ParseLimits(**request["limits"]),
-            OcrSettings(**request["ocr"]),
-        )
+        return parse(data, ParseLimits(**request["limits"]), OcrSettings(**request["ocr"]))
     except DocumentParseError as exc:
-        answer = {"ok": False, "code": exc.code, "message": exc.message}
+        return {"ok": False, "code": exc.code, "message": exc.message}
     except MemoryError:
-        answer = {
+        return {
             "ok": False,
             "code": "memory_limit",
             "message": "parsing the document needed more memory than allowed",
         }
     except RecursionError:
-        answer = {"ok": False, "code": "unreadable_document", "message": "nesting too deep"}
-    sys.stdout.write(json.dumps(answer))
-    sys.stdout.flush()
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+        return {"ok": False, "code": "unreadable_document", "message": "nesting too deep"}

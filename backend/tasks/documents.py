@@ -6,9 +6,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from celery import current_app
+from celery.signals import worker_process_init, worker_process_shutdown, worker_shutdown
 from sqlalchemy.orm import Session
 
-from backend.adapters import file_store
+from backend.adapters import file_store, parser_pool
 from backend.adapters.parser_process import ParsedDocument, parse_isolated
 from backend.core.db.models import Case, Document
 from backend.core.db.session import session_scope
@@ -18,6 +20,24 @@ from backend.domain.parsing import DocumentKind, ExtractedText, OcrOutcome, buil
 from backend.domain.triage import urgency_to_priority
 from backend.worker import TrackedTask, task_service, tracked_task
 from backend.worker.ownership import may_touch
+
+QUEUE = "documents"
+
+
+@worker_process_init.connect
+def _start_parser(**_: Any) -> None:
+    """A pool child that serves this queue starts its parser zygote now (in its main thread,
+    without waiting for it), so that its first document does not wait for Python and the
+    sandbox to start."""
+    selected = current_app.amqp.queues.consume_from
+    if selected is None or QUEUE in selected:
+        parser_pool.warm()
+
+
+@worker_process_shutdown.connect
+@worker_shutdown.connect
+def _stop_parser(**_: Any) -> None:
+    parser_pool.stop()
 
 
 @tracked_task("documents.analyse_document")

@@ -6,16 +6,16 @@ defaults come from settings.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-import psutil
 import pytest
 
+from backend.adapters import parser_pool
 from backend.adapters.parser_process import IsolationLimits, parse_isolated
 from backend.core.errors import DocumentParseFailed
 from backend.domain.parsing_ocr import ocr_available
 from tests.support import document_files as files
+from tests.support.parsers import document_children
 
 GENEROUS = IsolationLimits(timeout_s=60, cpu_s=30, memory_bytes=1024**3)
 
@@ -31,12 +31,10 @@ def _failure(data: bytes, isolation: IsolationLimits = GENEROUS) -> DocumentPars
 
 
 def _no_children_left() -> None:
-    parsers = [
-        child
-        for child in psutil.Process(os.getpid()).children(recursive=True)
-        if "backend.domain.parsing_worker" in " ".join(child.cmdline())
-    ]
-    assert parsers == []
+    """The killed child is gone: under each zygote at most the child forked ahead for the next
+    document is waiting."""
+    for pid in parser_pool.pool().zygote_pids():
+        assert len(document_children(pid)) <= 1
 
 
 def test_text_comes_back_from_the_child(tmp_path: Path) -> None:
