@@ -190,6 +190,8 @@ class AuditAction(StrEnum):
     DISCARD_DEAD_LETTER = "dead_letter.discard"
     READ_DEAD_LETTER_ARGS = "dead_letter.read_args"
     PURGE_QUEUE = "queue.purge"
+    PAUSE_QUEUE = "queue.pause"
+    RESUME_QUEUE = "queue.resume"
     CHANGE_BREAKER = "breaker.change"
     CHANGE_LIMIT = "limit.change"
     REVOKE_TOKEN = "token.revoke"  # noqa: S105 - a name, not a secret
