@@ -27,6 +27,7 @@ from backend.api.routes import (
     documents,
     health,
     privacy,
+    recipients,
     reports,
     security,
     tasks,
@@ -51,6 +52,7 @@ ROUTERS = (
     controls.router,
     console.router,
     security.router,
+    recipients.router,
 )
 
 

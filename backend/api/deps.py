@@ -92,6 +92,8 @@ CanDiscard = Annotated[Principal, Depends(_requiring(Permission.DISCARD_DEAD_LET
 CanRevoke = Annotated[Principal, Depends(_requiring(Permission.REVOKE_TOKENS))]
 CanReadAudit = Annotated[Principal, Depends(_requiring(Permission.READ_AUDIT))]
 CanReadMetrics = Annotated[Principal, Depends(_requiring(Permission.READ_METRICS))]
+CanPurgeQueues = Annotated[Principal, Depends(_requiring(Permission.PURGE_QUEUES))]
+CanChangeBreakers = Annotated[Principal, Depends(_requiring(Permission.CHANGE_BREAKERS))]
 # Every admin permission at once (issue 9/11 may use the precise ones above instead).
 Admin = Annotated[Principal, Depends(_requiring(Permission.PRIVACY_ACTIONS))]
 

@@ -15,6 +15,7 @@ from backend.api.middleware.tracing import SCOPE_KEY as TRACE_SCOPE_KEY
 from backend.core.errors import (
     Conflict,
     Forbidden,
+    InvalidConfirmation,
     InvalidRequest,
     NotFound,
     PayloadTooLarge,
@@ -33,6 +34,7 @@ log = get_logger(__name__)
 
 # Most specific first: the first class the error is an instance of decides.
 _STATUS_BY_ERROR: list[tuple[type[PlatformError], int]] = [
+    (InvalidConfirmation, 400),
     (Unauthenticated, 401),
     (Forbidden, 403),
     (NotFound, 404),

@@ -8,10 +8,12 @@ from starlette.concurrency import run_in_threadpool
 from backend.core.errors import QuotaExceeded
 from backend.core.security.tokens import Principal
 from backend.core.settings import settings
+from backend.platform.enqueue import CeleryTaskService
 from backend.resilience import quotas
 from backend.resilience.quotas import DAY, HOUR, Quota
+from backend.services import recipients
 
-__all__ = ["charge_cases"]
+__all__ = ["charge_cases", "charge_cases_and_recipients"]
 
 
 async def charge_cases(principal: Principal, cases: int, email_recipients: int) -> None:
@@ -32,3 +34,25 @@ async def charge_cases(principal: Principal, cases: int, email_recipients: int) 
     except QuotaExceeded:
         await run_in_threadpool(quotas.refund, principal.user, case_quota, cases)
         raise
+
+
+async def charge_cases_and_recipients(
+    principal: Principal,
+    tasks: CeleryTaskService,
+    cases: int,
+    addresses: list[str | None],
+) -> None:
+    """Charge the cases and every address named, plus each confirmation e-mail that naming
+    them sends (finding 6); then record the addresses and send those confirmations."""
+    named = [a for a in addresses if a]
+    due = await run_in_threadpool(
+        recipients.confirmations_due, principal.user, principal.email, named
+    )
+    await charge_cases(principal, cases, len(named) + due)
+    await run_in_threadpool(
+        recipients.request,
+        tasks,
+        owner=principal.user,
+        account_email=principal.email,
+        addresses=named,
+    )

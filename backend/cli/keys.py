@@ -7,6 +7,9 @@
 Rotation without downtime: put the new entry first in DATA_KEYS (keep the old ones), restart
 the processes (rolling), run `keys rotate`, and once `keys status` shows no data key under an
 old entry, remove it from DATA_KEYS.
+
+`rotate` is recorded in the audit trail (as an admin from `cli`) before it starts; it does
+not start if the row cannot be written.
 """
 
 from __future__ import annotations
@@ -16,12 +19,16 @@ import json
 import os
 from pathlib import Path
 
+from backend.cli.acting import add_actor, audit_first
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", required=True)
     generate = sub.add_parser("generate", help="print a new DATA_KEYS entry (id:base64key)")
     generate.add_argument("--id", default=None, help="the key's id (default: random)")
-    sub.add_parser("rotate", help="re-wrap every data key under the newest DATA_KEYS entry")
+    add_actor(
+        sub.add_parser("rotate", help="re-wrap every data key under the newest DATA_KEYS entry")
+    )
     sub.add_parser("status", help="data keys per key-encryption key, as JSON")
 
 
@@ -34,6 +41,10 @@ def run_keys(args: argparse.Namespace) -> int:
     from backend.core.crypto import keyring
 
     if args.action == "rotate":
+        from backend.core.enums import AuditAction, ResourceType
+
+        if not audit_first(args, AuditAction.ROTATE_KEYS, ResourceType.DATA_KEYS):
+            return 1
         print(json.dumps({"newest": keyring.key_ring().newest_id, **keyring.rotate()}))
         return 0
     print(json.dumps({"newest": keyring.key_ring().newest_id, **keyring.counts_by_kek()}))

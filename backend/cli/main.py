@@ -18,19 +18,27 @@ def main(argv: list[str] | None = None) -> int:
     token.add_argument("--user", required=True)
     token.add_argument("--role", required=True, choices=[r.value for r in Role])
     token.add_argument("--ttl", type=int, default=None, help="lifetime in seconds")
+    token.add_argument("--email", default=None, help="the account's own e-mail address")
     sub.add_parser("migrate", help="apply database migrations")
+    from backend.cli.acting import add_actor
+
     dead = sub.add_parser("dead-letter", help="list, replay or discard dead-lettered tasks")
     dead_sub = dead.add_subparsers(dest="action", required=True)
-    dead_list = dead_sub.add_parser("list", help="open entries, newest first, as JSON lines")
+    dead_list = add_actor(
+        dead_sub.add_parser("list", help="open entries, newest first, as JSON lines")
+    )
     dead_list.add_argument("--name")
     dead_list.add_argument("--reason", choices=[r.value for r in DeadLetterReason])
     dead_list.add_argument("--limit", type=int, default=50)
-    dead_sub.add_parser("replay", help="replay one entry").add_argument("task_id")
-    replay_all = dead_sub.add_parser("replay-all", help="replay every open entry that matches")
+    dead_list.add_argument("--raw", action="store_true", help="unmasked arguments (audited)")
+    add_actor(dead_sub.add_parser("replay", help="replay one entry")).add_argument("task_id")
+    replay_all = add_actor(
+        dead_sub.add_parser("replay-all", help="replay every open entry that matches")
+    )
     replay_all.add_argument("--name")
     replay_all.add_argument("--queue")
     replay_all.add_argument("--reason", choices=[r.value for r in DeadLetterReason])
-    dead_sub.add_parser("discard", help="discard one entry").add_argument("task_id")
+    add_actor(dead_sub.add_parser("discard", help="discard one entry")).add_argument("task_id")
     batch = sub.add_parser("batch", help="submit a file of cases for triage and follow it")
     batch_sub = batch.add_subparsers(dest="action", required=True)
     from backend.cli.batch import add_arguments, submit_command
@@ -52,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         from backend.core.security.tokens import issue_token
 
         try:
-            print(issue_token(args.user, args.role, ttl_s=args.ttl))
+            print(issue_token(args.user, args.role, ttl_s=args.ttl, email=args.email))
         except (ValueError, InvalidToken) as exc:
             print(f"cannot issue a token: {exc}", file=sys.stderr)
             return 2

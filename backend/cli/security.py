@@ -1,4 +1,5 @@
-"""`python -m backend check-config` and `python -m backend audit export|verify`."""
+"""`python -m backend check-config` and `python -m backend audit export|verify`. Reading the
+trail is itself recorded in it (as an admin from `cli`) before anything is read."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import sys
 from datetime import UTC, datetime
 
 import orjson
+
+from backend.cli.acting import add_actor, audit_first
 
 __all__ = ["add_arguments", "run_audit", "run_check_config"]
 
@@ -36,10 +39,13 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
     export = audit_sub.add_parser("export", help="rows as JSON lines, oldest first")
     export.add_argument("--since", type=_when, required=True)
     export.add_argument("--until", type=_when)
-    export.add_argument("--actor")
+    export.add_argument("--actor", dest="filter_actor", help="only this actor's rows")
     export.add_argument("--action", dest="audit_action")
     export.add_argument("--output", "-o", help="file to write (default: stdout)")
-    audit_sub.add_parser("verify", help="check the hash chain; exit 1 on a changed or lost row")
+    add_actor(export, "--as")  # `--actor` filters the rows here
+    add_actor(
+        audit_sub.add_parser("verify", help="check the hash chain; exit 1 on a changed or lost row")
+    )
 
 
 def run_check_config(args: argparse.Namespace) -> int:
@@ -58,8 +64,12 @@ def run_check_config(args: argparse.Namespace) -> int:
 
 
 def run_audit(args: argparse.Namespace) -> int:
+    from backend.core.enums import AuditAction, ResourceType
     from backend.platform import audit
 
+    action = AuditAction.VERIFY_AUDIT if args.action == "verify" else AuditAction.EXPORT_AUDIT
+    if not audit_first(args, action, ResourceType.AUDIT):
+        return 1
     if args.action == "verify":
         result = audit.verify()
         if result.ok:
@@ -68,7 +78,7 @@ def run_audit(args: argparse.Namespace) -> int:
         print(f"audit trail broken at row {result.seq}: {result.problem}", file=sys.stderr)
         return 1
     flt = audit.AuditFilter(
-        actor=args.actor, action=args.audit_action, since=args.since, until=args.until
+        actor=args.filter_actor, action=args.audit_action, since=args.since, until=args.until
     )
     out = open(args.output, "wb") if args.output else sys.stdout.buffer  # noqa: SIM115
     try:

@@ -144,6 +144,7 @@ class NotificationKind(StrEnum):
     BATCH_COMPLETED = "batch_completed"
     REPORT_READY = "report_ready"
     TASK_FAILED = "task_failed"
+    RECIPIENT_CONFIRMATION = "recipient_confirmation"  # the signed link to a new address
 
 
 class PrivacyAction(StrEnum):
@@ -189,16 +190,33 @@ class AuditAction(StrEnum):
     REPLAY_DEAD_LETTER = "dead_letter.replay"
     DISCARD_DEAD_LETTER = "dead_letter.discard"
     READ_DEAD_LETTER_ARGS = "dead_letter.read_args"
+    LIST_DEAD_LETTERS = "dead_letter.list"  # the command line's masked list
     PURGE_QUEUE = "queue.purge"
+    PAUSE_QUEUE = "queue.pause"
+    RESUME_QUEUE = "queue.resume"
     CHANGE_BREAKER = "breaker.change"
     CHANGE_LIMIT = "limit.change"
     REVOKE_TOKEN = "token.revoke"  # noqa: S105 - a name, not a secret
     READ_AUDIT = "audit.read"
+    EXPORT_AUDIT = "audit.export"
+    VERIFY_AUDIT = "audit.verify"
+    ROTATE_KEYS = "keys.rotate"
     PRIVACY_EXPORT = "privacy.export"
     PRIVACY_ERASE = "privacy.erase"  # an erasure asked for (it runs as a task)
     PRIVACY_ERASED = "privacy.erased"  # the erasure task finished
     PRIVACY_RETENTION = "privacy.retention"  # records past their retention purged
+    CONFIRM_RECIPIENT = "recipient.confirm"  # by whoever holds the link (actor `recipient`)
+    REVOKE_RECIPIENT = "recipient.revoke"
     DENIED = "access.denied"  # a role without the permission asked (resource: the permission)
+
+
+class RecipientState(StrEnum):
+    """Where an address a client named stands (backend/services/recipients.py)."""
+
+    PENDING = "pending"  # a confirmation link was (or will be) sent; no mail yet
+    CONFIRMED = "confirmed"  # its owner followed the link: notifications go to it
+    ACCOUNT = "account"  # the account's own address (the token's `email` claim)
+    REVOKED = "revoked"  # the client revoked it: no mail until confirmed again
 
 
 class AuditOutcome(StrEnum):
@@ -223,3 +241,5 @@ class ResourceType(StrEnum):
     AUDIT = "audit"
     PERMISSION = "permission"
     SUBJECT = "subject"  # a data subject (privacy actions)
+    RECIPIENT = "recipient"  # an e-mail address a client named (the id, never the address)
+    DATA_KEYS = "data_keys"  # the key-encryption keys' wrapping of every data key

@@ -16,9 +16,12 @@ PlatformError
  │    ├── ReportNotFound
  │    ├── DocumentNotFound
  │    ├── DeadLetterNotFound
+ │    ├── RecipientNotFound     no such recipient among the caller's
  │    └── BreakerNotFound       no breaker configured under that name
  ├── Unauthenticated           no valid bearer token
  │    └── InvalidToken          the token is malformed, expired or badly signed
+ ├── InvalidConfirmation       a recipient-confirmation link that is malformed, altered,
+ │                             expired or superseded: nothing was confirmed
  ├── Forbidden                 authenticated, but the role may not do this
  ├── Conflict                  the request is valid but the current state forbids it
  ├── RateLimited               too many submissions; `retry_after_s` says when to come back
@@ -137,6 +140,21 @@ class BreakerNotFound(NotFound):
 
     def __init__(self, service: str, known: Iterable[str]) -> None:
         super().__init__(f"no breaker {service!r}; configured: {', '.join(sorted(known))}")
+
+
+class RecipientNotFound(NotFound):
+    code = "recipient_not_found"
+
+    def __init__(self, recipient_id: str) -> None:
+        super().__init__(f"recipient {recipient_id} not found")
+
+
+class InvalidConfirmation(PlatformError):
+    code = "invalid_confirmation"
+
+    def __init__(self) -> None:
+        # One message for every cause: the answer tells a guesser nothing.
+        super().__init__("this confirmation link is invalid or has expired")
 
 
 class Unauthenticated(PlatformError):

@@ -148,7 +148,8 @@ class SecuritySettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="", env_file=".env", extra="ignore")
     # HMAC key of the ids derived from idempotency keys (cases, batches, reports, tasks): an
-    # id names nothing an attacker can compute. Required in production (check-config).
+    # id names nothing an attacker can compute; keys derived from it sign recipient
+    # confirmation links (backend/core/security/confirmation.py). Required in production.
     id_secret: str | None = Field(default=None, validation_alias="ID_SECRET")
     # A static bearer token for the Prometheus scraper (≥ 32 characters); operators' and
     # admins' JWTs are accepted on /metrics too.
@@ -166,6 +167,12 @@ class SecuritySettings(BaseSettings):
     reports_per_day: int = Field(default=20, ge=1)
     # The longest period a client's own report may cover (operators: up to 720 h).
     client_report_max_hours: int = Field(default=168, ge=1, le=720)
+    # Client-given addresses (a case's client_email, a batch's notify_email) get mail only once
+    # they confirmed it through a signed link (one confirmation e-mail per client and address
+    # per RECIPIENT_CONFIRMATION_TTL_S, which is also the link's lifetime). "off": mail goes
+    # only to the account's own address (the token's `email` claim), never to the given one.
+    recipient_confirmation: Literal["on", "off"] = "on"
+    recipient_confirmation_ttl_s: int = Field(default=72 * 3600, ge=60, le=30 * 24 * 3600)
 
     @property
     def effective_id_secret(self) -> str | None:

@@ -26,6 +26,7 @@ EMAIL_KINDS = (
     "report_ready",
     "task_failed",
     "batch_completed",
+    "recipient_confirmation",  # carries no submitter text at all: only our own link
 )
 
 _TEMPLATE_DIR = Path(__file__).resolve().parent / "templates" / "email"

@@ -19,11 +19,12 @@ from typing import Any
 import redis
 
 from backend.core.clock import now_ms
-from backend.core.enums import QueueName
+from backend.core.enums import AuditAction, QueueName, ResourceType
 from backend.core.errors import BreakerNotFound, UnknownQueue
 from backend.core.keys import Keys, keys
 from backend.core.logging import get_logger
 from backend.core.settings import settings
+from backend.platform.audit import AuditContext
 from backend.platform.celery_app import celery_app
 from backend.platform.lua import script
 from backend.platform.status import TaskStatusManager
@@ -34,6 +35,8 @@ __all__ = [
     "QueueControls",
     "audit_entries",
     "breaker_states",
+    "change_breaker",
+    "control_queue",
     "record_action",
     "set_breaker",
 ]
@@ -41,6 +44,11 @@ __all__ = [
 log = get_logger(__name__)
 PURGE_CHUNK = 1000
 AUDIT_MAX = 10_000
+QUEUE_ACTIONS = {
+    "pause": AuditAction.PAUSE_QUEUE,
+    "resume": AuditAction.RESUME_QUEUE,
+    "purge": AuditAction.PURGE_QUEUE,
+}
 
 
 def _queue(name: str) -> str:
@@ -133,3 +141,31 @@ def set_breaker(
     state = breaker.force(action, actor)
     record_action(client, actor, f"breaker_{action}", service)
     return {"breaker": service, "state": state, **breaker_states(client).get(service, {})}
+
+
+def control_queue(
+    client: redis.Redis, name: str, action: str, audit: AuditContext
+) -> dict[str, Any]:
+    """Pause, resume or purge a queue for the API and the CLI alike, in the SQL audit trail:
+    the row is written before the action (an action that cannot be audited does not happen),
+    and replaced by a `failed` one if the action raises."""
+    queue_controls = QueueControls(client)
+    method = {"pause": queue_controls.pause, "resume": queue_controls.resume,
+              "purge": queue_controls.purge}[action]  # fmt: skip
+    return audit.run(QUEUE_ACTIONS[action], ResourceType.QUEUE, name, method, name, audit.actor)
+
+
+def change_breaker(
+    client: redis.Redis, service: str, action: BreakerAction, audit: AuditContext
+) -> dict[str, Any]:
+    """`set_breaker`, in the SQL audit trail (as `control_queue`)."""
+    return audit.run(
+        AuditAction.CHANGE_BREAKER,
+        ResourceType.BREAKER,
+        service,
+        set_breaker,
+        client,
+        service,
+        action,
+        audit.actor,
+    )

@@ -1,13 +1,15 @@
 """Data-subject rights under the LGPD: a copy of everything held about a person, and erasure.
 
 `export_subject` gathers the person's cases, triage results, documents (text and files),
-batches, reports, tasks, e-mails sent about their cases, dead letters and the audit rows
+batches, reports, notification recipients, tasks, e-mails sent about their cases, dead
+letters and the audit rows
 about them, as one zip (`data.json` plus `files/`).
 
 `erase_subject` erases it everywhere, in steps that are each idempotent, so a run killed
 half-way is finished by the next (the task is redelivered): queued and running tasks are
 revoked and their records, results and idempotency keys forgotten; files go; the SQL rows
-(cases, documents, batches, reports, outbox, dead letters, the notification ledger) go in one
+(cases, documents, batches, reports, recipients, outbox, dead letters, the notification ledger)
+go in one
 transaction; then the data key is destroyed, which makes any copy left in a backup unreadable.
 The audit trail keeps a row, with a pseudonym and counts only.
 """
@@ -34,6 +36,7 @@ from backend.core.db.models import (
     DeadLetter,
     Document,
     OutboxEntry,
+    Recipient,
     Report,
     SentNotification,
 )
@@ -137,6 +140,11 @@ def _gather(subject: str, service: CeleryTaskService, files: dict[str, bytes]) -
              "status": r.status, "created_at": _iso(r.created_at)}
             for r in session.scalars(select(Report).where(Report.owner == subject))
         ]  # fmt: skip
+        addresses = [
+            {"id": r.id, "address": r.address, "state": r.state,
+             "created_at": _iso(r.created_at), "confirmed_at": _iso(r.confirmed_at)}
+            for r in session.scalars(select(Recipient).where(Recipient.owner == subject))
+        ]  # fmt: skip
         related = ids["cases"] + ids["documents"] + ids["batches"] + ids["reports"]
         emails = []
         for start in range(0, len(related), _PAGE):
@@ -157,6 +165,7 @@ def _gather(subject: str, service: CeleryTaskService, files: dict[str, bytes]) -
         "documents": documents,
         "batches": batches,
         "reports": reports,
+        "recipients": addresses,
         "tasks": tasks,
         "emails_sent": emails,
         "dead_letters": dead,
@@ -251,6 +260,7 @@ def _delete_rows(subject: str, service: CeleryTaskService, own: str | None) -> d
             ("outbox_removed", OutboxEntry), ("dead_letters_removed", DeadLetter),
             ("documents_removed", Document), ("cases_removed", Case),
             ("batches_removed", Batch), ("reports_removed", Report),
+            ("recipients_removed", Recipient),
         ):  # fmt: skip
             result = session.execute(delete(model).where(model.owner == subject))
             counts[name] = int(getattr(result, "rowcount", 0) or 0)

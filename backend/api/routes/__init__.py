@@ -6,6 +6,7 @@ __all__ = [
     "dev",
     "documents",
     "health",
+    "recipients",
     "reports",
     "security",
     "tasks",

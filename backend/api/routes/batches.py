@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from backend.api.deps import AuditCtx, CurrentUser, IdempotencyKey, TaskServiceDep
 from backend.api.openapi import STREAM_RESPONSES
-from backend.api.quotas import charge_cases
+from backend.api.quotas import charge_cases_and_recipients
 from backend.api.routes.triage import accepted_case
 from backend.api.schemas.triage import (
     BatchOut,
@@ -66,8 +66,8 @@ async def submit_batch(
     if body.callback_url is not None:
         webhooks.validate_callback_url(body.callback_url)
     drafts, items = _validated_items(body.cases)
-    recipients = sum(1 for _, d in drafts if d.client_email) + (1 if body.notify_email else 0)
-    await charge_cases(principal, len(drafts), recipients)
+    addresses = [d.client_email for _, d in drafts] + [body.notify_email]
+    await charge_cases_and_recipients(principal, tasks, len(drafts), addresses)
     batch = await run_in_threadpool(
         batches.new_batch,
         owner=principal.user,

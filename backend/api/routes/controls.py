@@ -1,7 +1,8 @@
-"""Operators' controls (operators and admins): queues (list, pause, resume, purge), breakers
-(list, open, close, reset), rate limits, recent batches, the outbox backlog, the platform's
-throughput over a window, and the audit of control actions. Each action is logged and
-audited with who did it (backend/platform/controls.py)."""
+"""Operators' controls: queues (list, pause, resume; purge is for admins), breakers (list;
+open, close and reset are for admins), rate limits (read only: they are settings), recent
+batches, the outbox backlog, the platform's throughput over a window, and the audit of control
+actions. Each action is logged, kept in the control stream and recorded in the SQL audit trail
+with who did it (backend/platform/controls.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 
-from backend.api.deps import Operator, StatusDep
+from backend.api.deps import AuditCtx, CanChangeBreakers, CanPurgeQueues, Operator, StatusDep
 from backend.core.enums import QueueName
 from backend.core.settings import settings
 from backend.platform import controls
@@ -22,7 +23,7 @@ from backend.services import batches
 
 router = APIRouter(prefix="/api", tags=["controls"])
 
-QueueAction = Literal["pause", "resume", "purge"]
+QueueAction = Literal["pause", "resume"]
 BreakerActionPath = Literal["open", "close", "reset"]
 
 
@@ -46,16 +47,23 @@ async def list_queues(_: Operator, status_manager: StatusDep, request: Request) 
     return await run_in_threadpool(read)
 
 
+# Before `/queues/{name}/{action}`: purge needs its own permission (admins).
+@router.post("/queues/{name}/purge")
+async def purge_queue(
+    name: str, _: CanPurgeQueues, ctx: AuditCtx, request: Request
+) -> dict[str, Any]:
+    """Admins: remove the queue's waiting messages; their tasks become REVOKED. Audited."""
+    redis_client = request.app.state.task_service.redis
+    return await run_in_threadpool(controls.control_queue, redis_client, name, "purge", ctx)
+
+
 @router.post("/queues/{name}/{action}")
 async def control_queue(
-    name: str, action: QueueAction, principal: Operator, request: Request
+    name: str, action: QueueAction, _: Operator, ctx: AuditCtx, request: Request
 ) -> dict[str, Any]:
-    """`pause` (messages stay; workers stop taking them), `resume`, or `purge` (waiting
-    messages removed, their tasks REVOKED)."""
-    queue_controls = _queue_controls(request)
-    method = {"pause": queue_controls.pause, "resume": queue_controls.resume,
-              "purge": queue_controls.purge}[action]  # fmt: skip
-    return await run_in_threadpool(method, name, principal.user)
+    """`pause` (messages stay; workers stop taking them) or `resume`. Audited."""
+    redis_client = request.app.state.task_service.redis
+    return await run_in_threadpool(controls.control_queue, redis_client, name, action, ctx)
 
 
 @router.get("/breakers")
@@ -66,17 +74,20 @@ async def list_breakers(_: Operator, request: Request) -> dict[str, Any]:
 
 @router.post("/breakers/{name}/{action}")
 async def control_breaker(
-    name: str, action: BreakerActionPath, principal: Operator, request: Request
+    name: str, action: BreakerActionPath, _: CanChangeBreakers, ctx: AuditCtx, request: Request
 ) -> dict[str, Any]:
-    """`open` (held open until closed), `close`, or `reset` (closed, counters cleared)."""
+    """Admins: `open` (held open until closed), `close`, or `reset` (closed, counters
+    cleared). Audited."""
     return await run_in_threadpool(
-        controls.set_breaker, request.app.state.task_service.redis, name, action, principal.user
+        controls.change_breaker, request.app.state.task_service.redis, name, action, ctx
     )
 
 
 @router.get("/limits")
 async def rate_limits(_: Operator, request: Request) -> dict[str, Any]:
-    """The shared rate limits per external service and how often each deferred a task."""
+    """The shared rate limits per external service and how often each deferred a task. Read
+    only: limits are settings (RATE_LIMITS), changed by a restart, so no route needs
+    `change_limits` (reserved for admins)."""
     deferred = await run_in_threadpool(deferral_counters, request.app.state.task_service.redis)
     return {
         "limits": [

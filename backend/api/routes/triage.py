@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from backend.api.deps import AuditCtx, CurrentUser, IdempotencyKey, ReaderDep, TaskServiceDep
 from backend.api.openapi import STREAM_RESPONSES
-from backend.api.quotas import charge_cases
+from backend.api.quotas import charge_cases_and_recipients
 from backend.api.schemas.triage import CaseOut, TriageAccepted, TriageCreate
 from backend.api.streams import case_events
 from backend.api.streams.limits import limited_stream
@@ -80,7 +80,7 @@ async def submit_case(
 ) -> dict[str, Any]:
     """Create a case and enqueue its triage. The same `Idempotency-Key` from the same user
     returns the same case and task, also under concurrent requests."""
-    await charge_cases(principal, 1, 1 if body.client_email else 0)
+    await charge_cases_and_recipients(principal, tasks, 1, [body.client_email])
     [submitted] = await run_in_threadpool(
         triage.submit_cases,
         tasks,

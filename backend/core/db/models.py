@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, LargeBinary, String
+from sqlalchemy import JSON, DateTime, ForeignKey, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from backend.core.crypto.sealed import Sealed
@@ -201,6 +201,37 @@ class Batch(Base):
 
     notify_email = Sealed[str | None]("_notify_email", "batches.notify_email")
     callback_url = Sealed[str | None]("_callback_url", "batches.callback_url")
+
+
+class Recipient(Base):
+    """An e-mail address a client named (a case's client e-mail, a batch's notify e-mail), and
+    whether it may get that client's mail (backend/services/recipients.py). One row per
+    (client, address): `address_digest` is a keyed digest of both (the address itself only
+    sealed); `token` is the live confirmation link's token, sealed, for the worker that mails
+    it."""
+
+    __tablename__ = "recipients"
+    __table_args__ = (UniqueConstraint("owner", "address_digest", name="uq_recipients_owner"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=_uuid)
+    owner: Mapped[str] = mapped_column(String(128), index=True)
+    address_digest: Mapped[str] = mapped_column(String(64))
+    _address: Mapped[bytes | None] = _sealed_column("address")
+    # pending | confirmed | account | revoked (backend.core.enums.RecipientState)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    _token: Mapped[bytes | None] = _sealed_column("token")
+    # How many confirmation e-mails were sent, the last one's time and its link's expiry.
+    sends: Mapped[int] = mapped_column(Integer, default=0)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+
+    address = Sealed[str]("_address", "recipients.address")
+    token = Sealed[str | None]("_token", "recipients.token")
 
 
 class DataKey(Base):

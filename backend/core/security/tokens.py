@@ -37,6 +37,9 @@ class Principal:
     # The token's id and expiry (epoch seconds): what revocation needs.
     token_id: str | None = None
     expires_at: int | None = None
+    # The account's own e-mail address (the token's `email` claim), if the issuer gave one:
+    # where notifications may go without a confirmation link (backend/services/recipients.py).
+    email: str | None = None
 
     @property
     def sees_everything(self) -> bool:
@@ -81,8 +84,11 @@ def _verification_key() -> Any:
     return _pem(auth.public_key)
 
 
-def issue_token(user: str, role: Role | str, *, ttl_s: int | None = None) -> str:
-    """A token of ours for `user` in `role` (needs JWT_SECRET, or JWT_PRIVATE_KEY)."""
+def issue_token(
+    user: str, role: Role | str, *, ttl_s: int | None = None, email: str | None = None
+) -> str:
+    """A token of ours for `user` in `role` (needs JWT_SECRET, or JWT_PRIVATE_KEY), with the
+    account's own e-mail address if given."""
     if user in RESERVED_SUBJECTS or not user.strip():
         raise ValueError(f"{user!r} is a reserved subject")
     ttl = ttl_s or settings.auth.ttl_s
@@ -98,6 +104,10 @@ def issue_token(user: str, role: Role | str, *, ttl_s: int | None = None) -> str
         "exp": now + ttl,
         "jti": uuid.uuid4().hex,
     }
+    if email is not None:
+        if _email_of({"email": email}) is None:
+            raise ValueError("not an e-mail address")
+        claims["email"] = email
     return jwt.encode(claims, _signing_key(), algorithm=settings.auth.algorithm)
 
 
@@ -129,6 +139,17 @@ def _role_of(claims: dict[str, Any], claim: str) -> Role:
         raise InvalidToken(f"no known role in claim {claim!r}")
     order = [Role.CLIENT, Role.OPERATOR, Role.ADMIN]
     return min(known, key=order.index)
+
+
+def _email_of(claims: dict[str, Any]) -> str | None:
+    """The `email` claim if it is a plausible address the issuer did not mark unverified."""
+    value = claims.get("email")
+    if not isinstance(value, str) or claims.get("email_verified") is False:
+        return None
+    local, at, domain = value.strip().rpartition("@")
+    if not (at and local and "." in domain) or len(value) > 320 or any(c.isspace() for c in value):
+        return None
+    return value.strip()
 
 
 def decode_token(token: str) -> Principal:
@@ -164,5 +185,9 @@ def decode_token(token: str) -> Principal:
     if iat > time.time() + auth.leeway_s:
         raise InvalidToken("token issued in the future")
     return Principal(
-        user=subject, role=_role_of(claims, role_claim), token_id=str(claims["jti"]), expires_at=exp
+        user=subject,
+        role=_role_of(claims, role_claim),
+        token_id=str(claims["jti"]),
+        expires_at=exp,
+        email=_email_of(claims),
     )

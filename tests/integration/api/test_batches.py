@@ -31,6 +31,7 @@ from backend.services import batches, webhooks
 from tests.support.cases import ARREST, PENSION, RENT
 from tests.support.environment import ROOT
 from tests.support.http import auth, read_sse
+from tests.support.recipients import confirmed
 from tests.support.waiting import wait_for
 
 WEBHOOK_SECRET = os.environ["WEBHOOK_SECRET"]  # set for every process in conftest
@@ -106,6 +107,7 @@ def test_batch_runs_to_completion_with_per_item_results_and_one_callback_each(
     receiver: Receiver,
 ) -> None:
     notify = f"lote-{uuid.uuid4().hex[:8]}@example.com"
+    confirmed("alice", notify)  # the confirmation flow: test_recipients.py
     body = {
         "cases": [ARREST, {"title": "sem descrição"}, PENSION, RENT],
         "notify_email": notify,

@@ -21,6 +21,7 @@ from backend.domain.parsing_ocr import ocr_available
 from backend.platform.enqueue import CeleryTaskService
 from tests.support import document_files as files
 from tests.support.http import auth
+from tests.support.recipients import confirmed
 from tests.support.waiting import wait_for_state
 
 PETICAO = (
@@ -306,6 +307,7 @@ def test_analysis_enqueues_the_notification_with_the_case_urgency(
     service: CeleryTaskService,
     mailbox: Any,
 ) -> None:
+    confirmed("alice", "cliente@example.com")  # the confirmation flow: test_recipients.py
     urgent = make_case(email="cliente@example.com", urgency="high")
     untriaged = make_case()
     expected = {urgent: "HIGH", untriaged: "NORMAL"}

@@ -18,6 +18,7 @@ from backend.core.db.session import session_scope
 from backend.platform.enqueue import CeleryTaskService
 from tests.support.cases import ARREST, PENSION
 from tests.support.http import auth, read_sse
+from tests.support.recipients import confirmed
 from tests.support.waiting import wait_for_state
 
 
@@ -112,6 +113,7 @@ def test_urgency_sets_the_priority_of_the_e_mail(
     priority: str,
 ) -> None:
     address = f"{uuid.uuid4().hex[:8]}@example.com"
+    confirmed("alice", address)  # the confirmation flow: test_recipients.py
     r = post_case(app_client, tokens["alice"], {**case, "client_email": address})
     assert r.status_code == 202, r.text
     record = wait_for_state(service.status.get, r.json()["task_id"], {"SUCCESS", "FAILURE"})

@@ -9,7 +9,6 @@ import json
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -113,21 +112,6 @@ def test_admins_read_the_trail_with_filters_and_cursor_paging(
     assert export.returncode == 0, export.stderr
     lines = [json.loads(line) for line in export.stdout.splitlines()]
     assert [line["resource_id"] for line in lines] == created
-
-
-@pytest.fixture()
-def failing_audit() -> Iterator[None]:
-    """The audit table refuses inserts (a full disk, a lost grant), for one test."""
-    with get_engine().begin() as conn:
-        conn.execute(text(
-            "CREATE TRIGGER audit_refuses BEFORE INSERT ON audit_log "
-            "BEGIN SELECT RAISE(ABORT, 'audit refused'); END"
-        ))  # fmt: skip
-    try:
-        yield
-    finally:
-        with get_engine().begin() as conn:
-            conn.execute(text("DROP TRIGGER audit_refuses"))
 
 
 def test_an_action_that_cannot_be_audited_fails_and_leaves_nothing(

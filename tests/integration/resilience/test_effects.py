@@ -24,6 +24,7 @@ from backend.core.keys import keys
 from backend.platform.celery_app import celery_app
 from backend.platform.enqueue import CeleryTaskService
 from backend.resilience import effects
+from tests.support.recipients import confirmed
 from tests.support.recovery import recover
 from tests.support.tasks import EFFECT_OWNER, effect_address
 from tests.support.waiting import wait_for, wait_for_state
@@ -159,6 +160,7 @@ def test_redelivered_notification_sends_one_e_mail(
     service: CeleryTaskService, redis_client: Any, worker: Any, mailbox: Any
 ) -> None:
     address = f"{uuid.uuid4().hex[:8]}@example.com"
+    confirmed("alice", address)  # the confirmation flow: test_recipients.py
     with session_scope() as session:
         case = Case(owner="alice", title="Despejo", description="Recebi ordem de despejo.",
                     client_email=address)  # fmt: skip

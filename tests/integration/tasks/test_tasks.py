@@ -11,6 +11,7 @@ import pytest
 from backend.core.db.models import Case, Document, Report
 from backend.core.db.session import session_scope
 from backend.platform.enqueue import CeleryTaskService
+from tests.support.recipients import confirmed
 from tests.support.waiting import wait_for_state
 
 
@@ -80,6 +81,7 @@ def test_document_analysis_extracts_validated_entities(
 def test_triage_notification_is_sent_exactly_once(
     service: CeleryTaskService, worker: Any, mailbox: Any
 ) -> None:
+    confirmed("alice", "cliente@example.com")  # the confirmation flow: test_recipients.py
     case_id = make_case(
         "Plano de saúde negou cirurgia",
         "O plano de saúde negou a cobertura da cirurgia do meu pai.",

@@ -8,7 +8,6 @@ import smtplib
 import subprocess
 import time
 import uuid
-from email.header import decode_header, make_header
 from email.message import EmailMessage, Message
 from pathlib import Path
 from typing import Any
@@ -20,17 +19,8 @@ from backend.devtools.commands import smtp_sink_command
 from backend.devtools.redis_server import free_port
 from backend.platform.enqueue import CeleryTaskService
 from tests.support.http import auth
+from tests.support.smtp import decoded
 from tests.support.waiting import wait_for_state
-
-
-def decoded(message: Message) -> tuple[str, str]:
-    """Subject and plain-text body of a received message, decoded."""
-    subject = str(make_header(decode_header(message["Subject"] or "")))
-    body = ""
-    for part in message.walk():
-        if part.get_content_type() == "text/plain":
-            body = part.get_payload(decode=True).decode(part.get_content_charset() or "utf-8")
-    return subject, body
 
 
 def test_failures_in_a_window_are_one_email_with_the_count(

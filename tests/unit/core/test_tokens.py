@@ -95,3 +95,17 @@ def test_eddsa_verifies_with_the_public_key_only(monkeypatch: pytest.MonkeyPatch
         decode_token(forge())
     with pytest.raises(InvalidToken):
         issue_token("olga", "operator")  # no private key here
+
+
+def test_the_accounts_own_address_comes_from_the_email_claim() -> None:
+    principal = decode_token(issue_token("alice", "client", email="alice@example.com"))
+    assert principal.email == "alice@example.com"
+    assert decode_token(issue_token("alice", "client")).email is None
+    unverified = jwt.decode(
+        issue_token("alice", "client", email="alice@example.com"),
+        options={"verify_signature": False},
+    )
+    unverified["email_verified"] = False
+    assert decode_token(jwt.encode(unverified, SECRET, algorithm="HS256")).email is None
+    with pytest.raises(ValueError, match="e-mail"):
+        issue_token("alice", "client", email="not an address")

@@ -36,6 +36,10 @@ CONTEXTS: dict[str, dict[str, object]] = {
         "failed": 2,
         "link": "https://app.exemplo.com.br/api/triage/batch/9b1c",
     },
+    "recipient_confirmation": {
+        "link": "https://app.exemplo.com.br/api/recipients/confirm?token=abc.1.x",
+        "hours": 72,
+    },
 }
 
 
@@ -120,3 +124,10 @@ def test_submitter_text_in_bodies_is_shortened_one_line_and_links_are_defused() 
     assert "https://golpe" not in email.text and "https[:]//golpe" in email.text
     assert len(line) <= len("Resumo: ") + 200 and line.endswith("…")
     assert "https://golpe" not in email.html
+
+
+def test_a_confirmation_carries_only_our_link() -> None:
+    email = render_email("recipient_confirmation", CONTEXTS["recipient_confirmation"])
+    link = "https://app.exemplo.com.br/api/recipients/confirm?token=abc.1.x"
+    assert link in email.text and f'<a href="{link}">' in email.html.replace("&amp;", "&")
+    assert "72 horas" in email.text and "confirme" in email.subject.lower()
