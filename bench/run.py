@@ -786,6 +786,69 @@ def render(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def render_markdown(results: dict[str, Any]) -> str:
+    """The README's performance table from a results JSON: each figure with its baseline, the
+    ratio and the target (`bench/run.py --markdown [results.json]`)."""
+    m, code = results.get("machine", {}), results.get("code_at_start", {})
+    lines = [
+        f"Measured {results.get('started_at', '?')[:10]} at {code.get('commit', '?')}: nproc "
+        f"{m.get('nproc')}, Python {m.get('python')}, celery {m.get('celery')}, redis-server "
+        f"{m.get('redis_server')}; median (min{DASH}max) over {results['params']['reps']} "
+        "interleaved reps.",
+        f"`{results.get('command', '')}`",
+        "",
+        "| measurement | ours | baseline | ours/baseline | target |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    http = results.get("http") or {}
+    ours, bare = http.get("ours", {}), http.get("bare", {})
+    if ours.get("saturated"):
+        o, b = ours["saturated"], bare.get("saturated", {})
+        lines.append(
+            f"| (a) POST /api/tasks, {http['clients']} clients saturated, req/s "
+            f"| {fmt_summary(o['req_s'])} | bare FastAPI + 1 Redis call: "
+            f"{fmt_summary(b.get('req_s'))} | {fmt_summary(http.get('ratio'), 2)} "
+            f"| >= {HTTP_RATIO_TARGET} |"
+        )
+        lines.append(
+            f"| (a) same, p50 / p99 ms (p99/p50) | {fmt_summary(o['p50_ms'], 1)} / "
+            f"{fmt_summary(o['p99_ms'], 1)} ({fmt_summary(o['p99_over_p50'], 1)}) "
+            f"| {fmt_summary(b.get('p50_ms'), 1)} / {fmt_summary(b.get('p99_ms'), 1)} | "
+            f"| p99 <= {HTTP_TAIL_TARGET:.0f} x p50 |"
+        )
+        lines.append(
+            f"| (a) same, server CPU ms/request | {fmt_summary(o['cpu_ms_per_req'], 2)} "
+            f"| {fmt_summary(b.get('cpu_ms_per_req'), 2)} | | |"
+        )
+    if ours.get("paced"):
+        o, b = ours["paced"], bare.get("paced", {})
+        per_rep = ", ".join(fmt_num(v, 1) for v in o["p99_ms"]["values"])
+        lines.append(
+            f"| (a) paced {http['rate']:,.0f} req/s, p99 ms per rep | {per_rep} "
+            f"| {fmt_summary(b.get('p99_ms'), 1)} | | <= {HTTP_PACED_P99_MS:.0f} every rep |"
+        )
+    enq = results.get("enqueue")
+    if enq:
+        lines.append(
+            f"| (b) enqueue_many, tasks/s | {fmt_summary(enq['ours_tasks_s'])} "
+            f"| `.delay()` loop: {fmt_summary(enq['raw_tasks_s'])} "
+            f"| {fmt_summary(enq['ratio'], 1)} | >= 10 |"
+        )
+    for key, cfg_out in (results.get("throughput") or {}).items():
+        if key == "tasks":
+            continue
+        for mode in ("e2e", "drain"):
+            row = cfg_out.get(mode)
+            if row:
+                lines.append(
+                    f"| (c) {cfg_out['label']}, {mode}, tasks/s "
+                    f"| {fmt_summary(row['ours_tasks_s'])} "
+                    f"| raw Celery: {fmt_summary(row['raw_tasks_s'])} "
+                    f"| {fmt_summary(row['ratio'], 2)} | >= 1.0 |"
+                )
+    return "\n".join(lines)
+
+
 # --- main -------------------------------------------------------------------------------------
 
 
@@ -804,6 +867,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--configs", default="prefork,threads,solo", help="worker configs for (c)")
     parser.add_argument("--modes", default="e2e,drain", help="(c) modes: e2e,drain")
+    parser.add_argument(
+        "--markdown",
+        nargs="?",
+        const=str(RESULTS_PATH),
+        metavar="JSON",
+        help="print the README's Markdown table from a results file (default latest.json); "
+        "runs nothing",
+    )
     parser.add_argument(
         "--raw-same-guarantees",
         action="store_true",
@@ -935,6 +1006,9 @@ def guarded_run(results: dict[str, Any], cleanup: Callable[[], None]) -> Iterato
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.markdown:
+        print(render_markdown(json.loads(Path(args.markdown).read_text())))
+        return 0
     os.chdir(ROOT)
     sys.path.insert(0, str(ROOT))
     signal.signal(signal.SIGTERM, _raise_interrupt)
