@@ -49,6 +49,10 @@ STALL_TIMEOUT_S = 30.0
 MIGRATE_TIMEOUT_S = 120.0
 HTTP_TIMEOUT_S = 180.0
 DASH = "\u2013"  # en dash, as in /work/shared/BENCHMARKS.md
+# Issue 13's targets for (a): saturated throughput against the bare endpoint's, tail latency.
+HTTP_RATIO_TARGET = 0.6
+HTTP_TAIL_TARGET = 4.0  # saturated p99 <= this x p50
+HTTP_PACED_P99_MS = 10.0
 
 
 def _documents_section(argv: list[str]) -> dict[str, Any]:
@@ -159,6 +163,32 @@ def wait_until(
             return
         time.sleep(interval)
     raise MeasurementError(f"timeout after {timeout_s:.0f}s waiting for {what}")
+
+
+HTTP_FIELDS = ("p50_ms", "p99_ms", "max_ms", "p99_over_p50", "req_s", "cpu_ms_per_req")
+
+
+def http_row(latencies_s: Sequence[float], elapsed_s: float, cpu_s: float) -> dict[str, float]:
+    """One HTTP load's figures: latency percentiles, rate, server CPU per request."""
+    lat = sorted(latencies_s)
+    p50, p99 = percentile(lat, 50) * 1000, percentile(lat, 99) * 1000
+    return {
+        "p50_ms": p50,
+        "p99_ms": p99,
+        "max_ms": lat[-1] * 1000,
+        "p99_over_p50": p99 / p50 if p50 else float("nan"),
+        "req_s": len(lat) / elapsed_s,
+        "cpu_ms_per_req": cpu_s * 1000 / len(lat),
+    }
+
+
+def bare_api_command(port: int) -> list[str]:
+    """bench/bare_app.py under the uvicorn options of the platform's API (api_command)."""
+    return [
+        sys.executable, "-m", "uvicorn", "bench.bare_app:app",
+        "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
+        "--loop", "uvloop", "--http", "httptools",
+    ]  # fmt: skip
 
 
 # --- the benchmark ---------------------------------------------------------------------------
@@ -352,37 +382,51 @@ class Bench:
             time.sleep(POLL_S)
 
     # --- (a) HTTP ---------------------------------------------------------------------------
+    def _start_server(self, name: str, command: list[str], port: int) -> Any:
+        server = self.children.start(name, command)
+
+        def healthy() -> bool:
+            if not server.alive:
+                raise MeasurementError(f"{name} exited during start:\n{server.log_tail()}")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1) as r:
+                    return bool(r.status == 200)
+            except OSError:
+                return False
+
+        wait_until(healthy, READY_TIMEOUT_S, f"GET /health of {name}")
+        return server
+
     def http_section(self) -> dict[str, Any]:
+        """POST /api/tasks of ours against bench/bare_app.py (a bare FastAPI endpoint with one
+        Redis round trip) under the same uvicorn options, both servers up for the whole
+        section and measured in turns (order alternating by rep): saturated, then paced."""
         from backend.core.security.tokens import issue_token
         from backend.devtools.commands import api_command
         from backend.devtools.redis_server import free_port
         from bench.httpload import build_request, run_load
 
         a = self.args
-        port = free_port()
-        api = self.children.start("api", api_command(port))
         out: dict[str, Any] = {"clients": a.http_clients, "rate": a.http_rate}
+        servers: dict[str, Any] = {}
         try:
-
-            def healthy() -> bool:
-                if not api.alive:
-                    raise MeasurementError(f"API exited during start:\n{api.log_tail()}")
-                try:
-                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1) as r:
-                        return bool(r.status == 200)
-                except OSError:
-                    return False
-
-            wait_until(healthy, READY_TIMEOUT_S, "GET /health")
+            ports = {"ours": free_port(), "bare": free_port()}
+            servers["ours"] = self._start_server("api", api_command(ports["ours"]), ports["ours"])
+            servers["bare"] = self._start_server(
+                "bare-api", bare_api_command(ports["bare"]), ports["bare"]
+            )
             token = issue_token("bench", "operator")
             body = json.dumps({"name": PING, "priority": "NORMAL"}).encode()
-            request = build_request("127.0.0.1", port, "/api/tasks", body, token)
+            requests = {
+                side: build_request("127.0.0.1", port, "/api/tasks", body, token)
+                for side, port in ports.items()
+            }
 
-            def load(total: int, rate: float | None) -> Any:
+            def load(side: str, total: int, rate: float | None) -> Any:
                 res = run_load(
                     "127.0.0.1",
-                    port,
-                    request,
+                    ports[side],
+                    requests[side],
                     clients=a.http_clients,
                     total=total,
                     rate=rate,
@@ -391,52 +435,62 @@ class Bench:
                 bad = {s: c for s, c in res.statuses.items() if s != 202}
                 if res.errors or bad or res.count != total:
                     raise MeasurementError(
-                        f"HTTP load: {res.count}/{total} done, statuses {res.statuses}, "
+                        f"HTTP load {side}: {res.count}/{total} done, statuses {res.statuses}, "
                         f"errors {res.errors[:3]}"
                     )
                 return res
 
-            load(min(1000, a.http_requests), None)  # warm-up: connections, caches, JIT-free
-            runs: dict[str, list[dict[str, Any] | None]] = {"saturated": [], "paced": []}
+            for side in servers:  # warm-up: connections, caches, the limiter's script
+                load(side, min(1000, a.http_requests), None)
             paced_total = int(a.http_rate * a.http_paced_s)
+            totals = {"saturated": a.http_requests, "paced": paced_total}
+            runs: dict[str, dict[str, list[dict[str, Any] | None]]] = {
+                side: {"saturated": [], "paced": []} for side in servers
+            }
             for rep in range(a.reps):
+                order = ("ours", "bare") if rep % 2 == 0 else ("bare", "ours")
                 for mode in ("saturated", "paced"):
-                    try:
-                        cpu0 = sum(api.cpu_by_pid().values())
-                        res = load(
-                            a.http_requests if mode == "saturated" else paced_total,
-                            None if mode == "saturated" else a.http_rate,
-                        )
-                        cpu = sum(api.cpu_by_pid().values()) - cpu0
-                        lat = sorted(res.latencies_s)
-                        row = {
-                            "requests": res.count,
-                            "p50_ms": percentile(lat, 50) * 1000,
-                            "p99_ms": percentile(lat, 99) * 1000,
-                            "max_ms": lat[-1] * 1000,
-                            "req_s": res.count / res.elapsed_s,
-                            "api_cpu_ms_per_req": cpu * 1000 / res.count,
-                        }
-                        say(
-                            f"  (a) rep {rep + 1} {mode:9}: p50 {row['p50_ms']:.2f} ms, "
-                            f"p99 {row['p99_ms']:.2f} ms, {row['req_s']:,.0f} req/s, "
-                            f"API CPU {row['api_cpu_ms_per_req']:.2f} ms/req"
-                        )
-                        runs[mode].append(row)
-                    except MeasurementError as exc:
-                        self.fail(f"(a) {mode} rep {rep + 1}", exc)
-                        runs[mode].append(None)
-            for mode, rows in runs.items():
-                out[mode] = {
-                    field: summary([r[field] if r else None for r in rows])
-                    for field in ("p50_ms", "p99_ms", "req_s", "api_cpu_ms_per_req")
-                }
-                out[mode]["requests"] = a.http_requests if mode == "saturated" else paced_total
+                    for side in order:
+                        try:
+                            server = servers[side]
+                            cpu0 = sum(server.cpu_by_pid().values())
+                            res = load(
+                                side, totals[mode], None if mode == "saturated" else a.http_rate
+                            )
+                            cpu = sum(server.cpu_by_pid().values()) - cpu0
+                            row = http_row(res.latencies_s, res.elapsed_s, cpu)
+                            say(
+                                f"  (a) rep {rep + 1} {side:4} {mode:9}: "
+                                f"p50 {row['p50_ms']:.2f} ms, p99 {row['p99_ms']:.2f} ms, "
+                                f"max {row['max_ms']:.1f} ms, {row['req_s']:,.0f} req/s, "
+                                f"server CPU {row['cpu_ms_per_req']:.2f} ms/req"
+                            )
+                            runs[side][mode].append(row)
+                        except MeasurementError as exc:
+                            self.fail(f"(a) {side} {mode} rep {rep + 1}", exc)
+                            runs[side][mode].append(None)
+            for side, by_mode in runs.items():
+                out[side] = {}
+                for mode, rows in by_mode.items():
+                    out[side][mode] = {
+                        field: summary([r[field] if r else None for r in rows])
+                        for field in HTTP_FIELDS
+                    }
+                    out[side][mode]["requests"] = totals[mode]
+                    out[side][mode]["runs"] = rows
+            ours_sat, bare_sat = runs["ours"]["saturated"], runs["bare"]["saturated"]
+            out["ratio"] = summary(
+                [
+                    o["req_s"] / b["req_s"] if o and b else None
+                    for o, b in zip(ours_sat, bare_sat, strict=True)
+                ]
+            )
         except MeasurementError as exc:
             self.fail("(a) HTTP", exc)
             out["error"] = str(exc)
         finally:
-            self.children.stop(api)
+            for server in servers.values():
+                self.children.stop(server)
             self.flush()
         return out
 
@@ -639,24 +693,38 @@ def render(results: dict[str, Any]) -> str:
     if http:
         lines.append("")
         lines.append(
-            f"(a) HTTP POST /api/tasks ({PING}), {http['clients']} keep-alive clients, "
-            "no worker running; target p99 <= 10 ms"
+            f"(a) HTTP POST /api/tasks ({PING}), {http['clients']} keep-alive clients, no worker "
+            "running; ours against bench/bare_app.py (bare FastAPI, one Redis round trip)"
+        )
+        lines.append(
+            f"    targets: saturated ours/bare >= {HTTP_RATIO_TARGET}, p99 <= "
+            f"{HTTP_TAIL_TARGET:.0f} x p50; paced p99 <= {HTTP_PACED_P99_MS:.0f} ms in every rep"
         )
         if "error" in http:
             lines.append(f"    FAILED: {http['error']}")
         for mode in ("saturated", "paced"):
-            row = http.get(mode)
-            if not row:
-                continue
-            name = (
-                f"saturated, {row['requests']:,} req"
-                if mode == "saturated"
-                else f"paced {http['rate']:,.0f}/s, {row['requests']:,} req"
-            )
+            for side in ("ours", "bare"):
+                row = http.get(side, {}).get(mode)
+                if not row:
+                    continue
+                name = (
+                    f"{side} saturated, {row['requests']:,} req"
+                    if mode == "saturated"
+                    else f"{side} paced {http['rate']:,.0f}/s, {row['requests']:,} req"
+                )
+                lines.append(
+                    f"    {name:33} p50 {fmt_summary(row['p50_ms'], 2)} ms | "
+                    f"p99 {fmt_summary(row['p99_ms'], 2)} ms | {fmt_summary(row['req_s'])} req/s"
+                    f" | CPU {fmt_summary(row['cpu_ms_per_req'], 2)} ms/req"
+                )
+        if "ratio" in http:
+            lines.append(f"    saturated ours/bare (per rep)     {fmt_summary(http['ratio'], 2)} x")
+        paced = http.get("ours", {}).get("paced", {}).get("p99_ms", {}).get("values")
+        if paced:
             lines.append(
-                f"    {name:28} p50 {fmt_summary(row['p50_ms'], 2)} ms | "
-                f"p99 {fmt_summary(row['p99_ms'], 2)} ms | {fmt_summary(row['req_s'])} req/s"
-                f" | API CPU {fmt_summary(row['api_cpu_ms_per_req'], 2)} ms/req"
+                "    ours paced p99 per rep           "
+                + ", ".join(fmt_num(v, 2) for v in paced)
+                + " ms"
             )
     enq = results.get("enqueue")
     if enq:
@@ -737,6 +805,69 @@ def render(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def render_markdown(results: dict[str, Any]) -> str:
+    """The README's performance table from a results JSON: each figure with its baseline, the
+    ratio and the target (`bench/run.py --markdown [results.json]`)."""
+    m, code = results.get("machine", {}), results.get("code_at_start", {})
+    lines = [
+        f"Measured {results.get('started_at', '?')[:10]} at {code.get('commit', '?')}: nproc "
+        f"{m.get('nproc')}, Python {m.get('python')}, celery {m.get('celery')}, redis-server "
+        f"{m.get('redis_server')}; median (min{DASH}max) over {results['params']['reps']} "
+        "interleaved reps.",
+        f"`{results.get('command', '')}`",
+        "",
+        "| measurement | ours | baseline | ours/baseline | target |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    http = results.get("http") or {}
+    ours, bare = http.get("ours", {}), http.get("bare", {})
+    if ours.get("saturated"):
+        o, b = ours["saturated"], bare.get("saturated", {})
+        lines.append(
+            f"| (a) POST /api/tasks, {http['clients']} clients saturated, req/s "
+            f"| {fmt_summary(o['req_s'])} | bare FastAPI + 1 Redis call: "
+            f"{fmt_summary(b.get('req_s'))} | {fmt_summary(http.get('ratio'), 2)} "
+            f"| >= {HTTP_RATIO_TARGET} |"
+        )
+        lines.append(
+            f"| (a) same, p50 / p99 ms (p99/p50) | {fmt_summary(o['p50_ms'], 1)} / "
+            f"{fmt_summary(o['p99_ms'], 1)} ({fmt_summary(o['p99_over_p50'], 1)}) "
+            f"| {fmt_summary(b.get('p50_ms'), 1)} / {fmt_summary(b.get('p99_ms'), 1)} | "
+            f"| p99 <= {HTTP_TAIL_TARGET:.0f} x p50 |"
+        )
+        lines.append(
+            f"| (a) same, server CPU ms/request | {fmt_summary(o['cpu_ms_per_req'], 2)} "
+            f"| {fmt_summary(b.get('cpu_ms_per_req'), 2)} | | |"
+        )
+    if ours.get("paced"):
+        o, b = ours["paced"], bare.get("paced", {})
+        per_rep = ", ".join(fmt_num(v, 1) for v in o["p99_ms"]["values"])
+        lines.append(
+            f"| (a) paced {http['rate']:,.0f} req/s, p99 ms per rep | {per_rep} "
+            f"| {fmt_summary(b.get('p99_ms'), 1)} | | <= {HTTP_PACED_P99_MS:.0f} every rep |"
+        )
+    enq = results.get("enqueue")
+    if enq:
+        lines.append(
+            f"| (b) enqueue_many, tasks/s | {fmt_summary(enq['ours_tasks_s'])} "
+            f"| `.delay()` loop: {fmt_summary(enq['raw_tasks_s'])} "
+            f"| {fmt_summary(enq['ratio'], 1)} | >= 10 |"
+        )
+    for key, cfg_out in (results.get("throughput") or {}).items():
+        if key == "tasks":
+            continue
+        for mode in ("e2e", "drain"):
+            row = cfg_out.get(mode)
+            if row:
+                lines.append(
+                    f"| (c) {cfg_out['label']}, {mode}, tasks/s "
+                    f"| {fmt_summary(row['ours_tasks_s'])} "
+                    f"| raw Celery: {fmt_summary(row['raw_tasks_s'])} "
+                    f"| {fmt_summary(row['ratio'], 2)} | >= 1.0 |"
+                )
+    return "\n".join(lines)
+
+
 # --- main -------------------------------------------------------------------------------------
 
 
@@ -758,6 +889,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--configs", default="prefork,threads,solo", help="worker configs for (c)")
     parser.add_argument("--modes", default="e2e,drain", help="(c) modes: e2e,drain")
+    parser.add_argument(
+        "--markdown",
+        nargs="?",
+        const=str(RESULTS_PATH),
+        metavar="JSON",
+        help="print the README's Markdown table from a results file (default latest.json); "
+        "runs nothing",
+    )
     parser.add_argument(
         "--raw-same-guarantees",
         action="store_true",
@@ -889,6 +1028,9 @@ def guarded_run(results: dict[str, Any], cleanup: Callable[[], None]) -> Iterato
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.markdown:
+        print(render_markdown(json.loads(Path(args.markdown).read_text())))
+        return 0
     os.chdir(ROOT)
     sys.path.insert(0, str(ROOT))
     signal.signal(signal.SIGTERM, _raise_interrupt)

@@ -7,7 +7,6 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from starlette.concurrency import run_in_threadpool
 
 from backend.api.auth import authenticate
 from backend.core.enums import AuditAction, AuditOutcome, ResourceType
@@ -68,8 +67,7 @@ def _requiring(permission: Permission) -> Any:
     ) -> Principal:
         if not allowed(principal.role, permission):
             ctx = audit_context_of(request, principal)
-            await run_in_threadpool(
-                ctx.record_alone,
+            await ctx.record_async(
                 AuditAction.DENIED,
                 ResourceType.PERMISSION,
                 permission.value,

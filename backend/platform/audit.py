@@ -13,15 +13,20 @@ hash. `verify` walks the chain and names the first changed, inserted or deleted 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import os
+import queue
+import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar, Unpack
 
 import orjson
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -34,15 +39,20 @@ __all__ = [
     "GENESIS",
     "AuditContext",
     "AuditFilter",
+    "AuditWriter",
     "audited",
+    "close_writer",
     "entry_dict",
     "page",
     "record",
     "verify",
+    "writer",
 ]
 
 GENESIS = "0" * 64
 T = TypeVar("T")
+# How long a request waits for its row (SQLite's busy timeout is 15 s, PostgreSQL's connect 5).
+WRITE_TIMEOUT_S = 30.0
 _FIELDS = (
     "seq",
     "at",
@@ -72,53 +82,70 @@ def _fields_of(entry: AuditEntry) -> dict[str, Any]:
     return values
 
 
-def record(
-    session: Session,
-    *,
-    actor: str,
-    role: str,
-    action: AuditAction | str,
-    resource_type: ResourceType | str,
-    resource_id: str | None,
-    outcome: AuditOutcome | str,
-    request_id: str | None,
-    source: str | None,
-) -> AuditEntry:
+class EntryFields(TypedDict):
+    """What a caller says about one audited action (the row's time, seq and hashes are added)."""
+
+    actor: str
+    role: str
+    action: AuditAction | str
+    resource_type: ResourceType | str
+    resource_id: str | None
+    outcome: AuditOutcome | str
+    request_id: str | None
+    source: str | None
+
+
+def _entry(**f: Unpack[EntryFields]) -> AuditEntry:
+    resource_id, request_id, source = f["resource_id"], f["request_id"], f["source"]
+    return AuditEntry(
+        at=datetime.now(UTC),
+        actor=f["actor"][:128],
+        role=str(f["role"])[:16],
+        action=str(f["action"])[:64],
+        resource_type=str(f["resource_type"])[:32],
+        resource_id=None if resource_id is None else str(resource_id)[:128],
+        outcome=str(f["outcome"])[:16],
+        request_id=None if request_id is None else request_id[:64],
+        source=None if source is None else source[:64],
+    )
+
+
+def record(session: Session, **fields: Unpack[EntryFields]) -> AuditEntry:
     """Append one row in `session`'s transaction (flushed now, so a failure raises here, as
     AuditUnavailable: the action in the same transaction fails with it)."""
+    return _append_all(session, [_entry(**fields)])[0]
+
+
+def _append_all(session: Session, entries: list[AuditEntry]) -> list[AuditEntry]:
+    """Chain `entries` after the head, in order, in `session`'s transaction; raises
+    AuditUnavailable if they cannot be written."""
     try:
-        return _append(
-            session,
-            AuditEntry(
-                at=datetime.now(UTC),
-                actor=actor[:128],
-                role=str(role)[:16],
-                action=str(action)[:64],
-                resource_type=str(resource_type)[:32],
-                resource_id=None if resource_id is None else str(resource_id)[:128],
-                outcome=str(outcome)[:16],
-                request_id=None if request_id is None else request_id[:64],
-                source=None if source is None else source[:64],
-            ),
+        # The UPDATE first: it takes the lock (a row lock in PostgreSQL, the write lock in
+        # SQLite) that serialises appenders; the SELECT after it reads the head as this
+        # transaction left it. (No RETURNING: pysqlite keeps such a statement, and its
+        # snapshot, open.)
+        count = len(entries)
+        session.execute(
+            update(AuditHead).where(AuditHead.id == 1).values(seq=AuditHead.seq + count)
         )
+        head = session.execute(select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)).one()
+        seq, prev_hash = int(head.seq) - count, str(head.hash)
+        for entry in entries:
+            seq += 1
+            entry.seq, entry.prev_hash = seq, prev_hash
+            entry.hash = prev_hash = _digest(prev_hash, _fields_of(entry))
+        # One executemany INSERT, without the ORM's unit of work (a batch may hold hundreds).
+        session.execute(
+            insert(AuditEntry),
+            [{name: getattr(e, name) for name in (*_FIELDS, "prev_hash", "hash")} for e in entries],
+        )
+        session.execute(update(AuditHead).where(AuditHead.id == 1).values(hash=prev_hash))
+        session.flush()
     except SQLAlchemyError as exc:
         raise AuditUnavailable(
             f"the audit trail could not be written ({type(exc).__name__})"
         ) from exc
-
-
-def _append(session: Session, entry: AuditEntry) -> AuditEntry:
-    # The UPDATE first: it takes the lock (a row lock in PostgreSQL, the write lock in SQLite)
-    # that serialises appenders; the SELECT after it reads the head as this transaction left
-    # it. (No RETURNING: pysqlite keeps such a statement, and its snapshot, open.)
-    session.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=AuditHead.seq + 1))
-    head = session.execute(select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)).one()
-    entry.seq, entry.prev_hash = int(head.seq), str(head.hash)
-    entry.hash = _digest(entry.prev_hash, _fields_of(entry))
-    session.add(entry)
-    session.execute(update(AuditHead).where(AuditHead.id == 1).values(hash=entry.hash))
-    session.flush()
-    return entry
+    return entries
 
 
 @dataclass(frozen=True)
@@ -138,8 +165,16 @@ class AuditContext:
         resource_id: str | None,
         outcome: AuditOutcome = AuditOutcome.OK,
     ) -> AuditEntry:
-        return record(
-            session,
+        return record(session, **self.fields(action, resource_type, resource_id, outcome))
+
+    def fields(
+        self,
+        action: AuditAction,
+        resource_type: ResourceType,
+        resource_id: str | None,
+        outcome: AuditOutcome = AuditOutcome.OK,
+    ) -> EntryFields:
+        return EntryFields(
             actor=self.actor,
             role=self.role,
             action=action,
@@ -160,6 +195,24 @@ class AuditContext:
         """A row in a transaction of its own (a read, a refusal)."""
         with session_scope() as session:
             self.record(session, action, resource_type, resource_id, outcome)
+
+    async def record_async(
+        self,
+        action: AuditAction,
+        resource_type: ResourceType,
+        resource_id: str | None,
+        outcome: AuditOutcome = AuditOutcome.OK,
+    ) -> None:
+        """As `record_alone`, from async code: returns once the row is committed, in one
+        transaction with the rows other requests of this process record at the same moment
+        (`AuditWriter`). Raises AuditUnavailable if it could not be written in time."""
+        entry = _entry(**self.fields(action, resource_type, resource_id, outcome))
+        try:
+            await asyncio.wait_for(asyncio.wrap_future(writer().submit(entry)), WRITE_TIMEOUT_S)
+        except TimeoutError:
+            raise AuditUnavailable(
+                f"the audit trail did not answer in {WRITE_TIMEOUT_S:.0f} s"
+            ) from None
 
     @contextmanager
     def audited(
@@ -182,6 +235,99 @@ class AuditContext:
         """`fn(*args, **kwargs)` inside `audited` (call it in a thread from async code)."""
         with self.audited(action, resource_type, resource_id):
             return fn(*args, **kwargs)
+
+
+class AuditWriter:
+    """Group commit for rows recorded alone: one thread appends every row queued while it
+    wrote the previous batch, in one transaction (one head update, one commit), in the order
+    they came. Each caller's future resolves once its row is committed, or fails with
+    AuditUnavailable, with every row of its batch, if the batch could not be written.
+
+    Why: a row alone is a transaction and a commit (an fsync) of its own, and concurrent
+    appenders queue for the head's lock; SQLite's busy handler sleeps up to 100 ms between
+    tries. Under 20 concurrent submissions that lock, not the work, set the API's p99."""
+
+    def __init__(self, max_batch: int = 256) -> None:
+        self._queue: queue.SimpleQueue[tuple[AuditEntry, Future[None]] | None] = queue.SimpleQueue()
+        self._max_batch = max_batch
+        self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
+        self._thread.start()
+
+    def submit(self, entry: AuditEntry) -> Future[None]:
+        future: Future[None] = Future()
+        self._queue.put((entry, future))
+        return future
+
+    def close(self, timeout_s: float = 10.0) -> None:
+        """Write what is queued, then stop the thread."""
+        self._queue.put(None)
+        self._thread.join(timeout_s)
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            batch = [item]
+            stopping = False
+            while len(batch) < self._max_batch:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    stopping = True
+                    break
+                batch.append(more)
+            self._write(batch)
+            if stopping:
+                return
+
+    @staticmethod
+    def _write(batch: list[tuple[AuditEntry, Future[None]]]) -> None:
+        # A caller that gave up (its request was cancelled) has no row written.
+        live = [(entry, future) for entry, future in batch if future.set_running_or_notify_cancel()]
+        if not live:
+            return
+        try:
+            with session_scope() as session:
+                _append_all(session, [entry for entry, _ in live])
+        except Exception as exc:
+            error = (
+                exc
+                if isinstance(exc, AuditUnavailable)
+                else AuditUnavailable(
+                    f"the audit trail could not be written ({type(exc).__name__})"
+                )
+            )
+            for _, future in live:
+                future.set_exception(error)
+            return
+        for _, future in live:
+            future.set_result(None)
+
+
+_writer: AuditWriter | None = None
+_writer_pid = 0
+_writer_lock = threading.Lock()
+
+
+def writer() -> AuditWriter:
+    """This process's AuditWriter (started on first use; a forked child starts its own)."""
+    global _writer, _writer_pid
+    with _writer_lock:
+        if _writer is None or _writer_pid != os.getpid():
+            _writer, _writer_pid = AuditWriter(), os.getpid()
+        return _writer
+
+
+def close_writer() -> None:
+    """Write the queued rows and stop this process's AuditWriter (API shutdown)."""
+    global _writer
+    with _writer_lock:
+        current, _writer = _writer, None
+    if current is not None and _writer_pid == os.getpid():
+        current.close()
 
 
 @contextmanager

@@ -56,8 +56,7 @@ async def list_dead_letters(
             if allowed(principal.role, Permission.READ_DEAD_LETTER_ARGS)
             else AuditOutcome.REFUSED
         )
-        await run_in_threadpool(
-            ctx.record_alone,
+        await ctx.record_async(
             AuditAction.READ_DEAD_LETTER_ARGS,
             ResourceType.DEAD_LETTER,
             None,

@@ -68,7 +68,7 @@ async def read_audit(
         since=since,
         until=until,
     )
-    await run_in_threadpool(ctx.record_alone, AuditAction.READ_AUDIT, ResourceType.AUDIT, None)
+    await ctx.record_async(AuditAction.READ_AUDIT, ResourceType.AUDIT, None)
     items, next_seq = await run_in_threadpool(
         audit.page, flt, after_seq=int(cursor or 0), limit=limit
     )

@@ -76,8 +76,7 @@ async def visible_task(
         raise TaskNotFound(task_id)
     if not principal.may_see(record.get("owner")):
         if ctx is not None:
-            await run_in_threadpool(
-                ctx.record_alone,
+            await ctx.record_async(
                 AuditAction.READ_TASK,
                 ResourceType.TASK,
                 task_id,
@@ -112,9 +111,7 @@ async def _check_client_submission(
         owners = await run_in_threadpool(owners_of, kind, [value])
         if owners.get(value) != principal.user:
             if value in owners:  # someone else's: audited as refused, answered as missing
-                await run_in_threadpool(
-                    ctx.record_alone, AuditAction.SUBMIT_TASK, kind, value, AuditOutcome.REFUSED
-                )
+                await ctx.record_async(AuditAction.SUBMIT_TASK, kind, value, AuditOutcome.REFUSED)
             raise NotFound(f"{kind.value} {value} not found")
 
 
@@ -169,9 +166,7 @@ async def _audit_submission(
 ) -> None:
     """Audit a submission; a task that cannot be audited is cancelled and the request fails."""
     try:
-        await run_in_threadpool(
-            ctx.record_alone, AuditAction.SUBMIT_TASK, ResourceType.TASK, task_id
-        )
+        await ctx.record_async(AuditAction.SUBMIT_TASK, ResourceType.TASK, task_id)
     except Exception:
         if created:
             await run_in_threadpool(tasks.cancel, task_id, requested_by=ctx.actor)

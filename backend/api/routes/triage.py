@@ -62,9 +62,7 @@ async def _visible_case(
     visible = principal.may_see(case.owner)
     if audit_read or not visible:
         outcome = AuditOutcome.OK if visible else AuditOutcome.REFUSED
-        await run_in_threadpool(
-            ctx.record_alone, AuditAction.READ_CASE, ResourceType.CASE, case_id, outcome
-        )
+        await ctx.record_async(AuditAction.READ_CASE, ResourceType.CASE, case_id, outcome)
     if not visible:
         raise CaseNotFound(case_id)
     return case
@@ -101,7 +99,7 @@ async def get_case(
     task = await reader.get(case.task_id) if case.task_id else None
     # Audited after both reads: the audit write may wait for a worker's transaction, and the
     # case must not read older than its task.
-    await run_in_threadpool(ctx.record_alone, AuditAction.READ_CASE, ResourceType.CASE, case_id)
+    await ctx.record_async(AuditAction.READ_CASE, ResourceType.CASE, case_id)
     if task is not None and not principal.sees_everything:
         task = for_client(task)
     return {

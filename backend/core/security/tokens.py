@@ -152,14 +152,39 @@ def _email_of(claims: dict[str, Any]) -> str | None:
     return value.strip()
 
 
+# Tokens of ours that verified, by their exact text, with the key that verified them: a client
+# sends the same token with every request, and PyJWT's signature and claim checks are most of
+# what authenticating a request costs. A hit re-checks the expiry (the only check that time can
+# turn) and that the verification key is still the same object; revocation is checked per
+# request by the API, cached or not. Bounded; a token that failed is never kept.
+_VERIFIED_MAX = 4096
+_verified: dict[str, tuple[Principal, Any]] = {}
+
+
 def decode_token(token: str) -> Principal:
     """Verify a token (ours, or the OIDC issuer's) and return who it names. Raises InvalidToken.
 
     An OIDC token's keys may need one HTTP fetch (then cached): the API calls this in a thread
     for tokens where `is_external` is true."""
+    if is_external(token):
+        return _verify(token, external=True)
+    hit = _verified.get(token)
+    if hit is not None:
+        principal, key = hit
+        expires_at = principal.expires_at or 0
+        if key is _verification_key() and expires_at > time.time() - settings.auth.leeway_s:
+            return principal
+    principal = _verify(token, external=False)
+    if len(_verified) >= _VERIFIED_MAX:
+        _verified.clear()
+    _verified[token] = (principal, _verification_key())
+    return principal
+
+
+def _verify(token: str, *, external: bool) -> Principal:
     auth = settings.auth
     try:
-        if is_external(token):
+        if external:
             key: Any = _jwks_client().get_signing_key_from_jwt(token).key
             algorithms, issuer = auth.oidc_algorithms, auth.oidc_issuer
             audience, role_claim = auth.oidc_audience or auth.audience, auth.oidc_role_claim

@@ -5,6 +5,7 @@ changed or deleted row."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -17,6 +18,8 @@ from sqlalchemy import func, select, text
 
 from backend.core.db.models import AuditEntry, Case
 from backend.core.db.session import get_engine, session_scope
+from backend.core.enums import AuditAction, ResourceType
+from backend.core.errors import AuditUnavailable
 from backend.platform import audit
 from tests.support.environment import ROOT
 from tests.support.http import auth
@@ -174,3 +177,51 @@ def test_verify_finds_a_changed_or_a_deleted_row(app_client: Any, tokens: dict[s
                 values = ", ".join(f":{c}" for c in saved)
                 conn.execute(text(f"INSERT INTO audit_log ({columns}) VALUES ({values})"), saved)
         assert audit.verify().ok
+
+
+def test_rows_recorded_at_once_share_a_transaction_and_keep_the_chain() -> None:
+    ctx = audit.AuditContext(actor="writer-test", role="operator", request_id="req-batch")
+    ids = [f"batch-{uuid.uuid4().hex[:8]}-{i}" for i in range(60)]
+
+    async def record_all() -> None:
+        await asyncio.gather(*(ctx.record_async(AuditAction.READ_TASK, ResourceType.TASK, i)
+                               for i in ids))  # fmt: skip
+
+    asyncio.run(record_all())
+    written = [r for r in rows(actor="writer-test") if r.resource_id in set(ids)]
+    assert sorted(r.resource_id for r in written) == sorted(ids)
+    seqs = [r.seq for r in written]
+    assert seqs == sorted(seqs) and len(set(seqs)) == len(ids)
+    assert audit.verify().ok
+
+
+def test_a_batch_that_cannot_be_written_fails_every_caller_and_the_writer_goes_on(
+    failing_audit: None,
+) -> None:
+    if not str(get_engine().url).startswith("sqlite"):
+        pytest.skip("the trigger is SQLite's")
+    ctx = audit.AuditContext(actor="writer-fail", role="operator")
+
+    async def record_three() -> list[BaseException | None]:
+        return await asyncio.gather(
+            *(
+                ctx.record_async(AuditAction.READ_TASK, ResourceType.TASK, f"x{i}")
+                for i in range(3)
+            ),
+            return_exceptions=True,
+        )
+
+    outcomes = asyncio.run(record_three())
+    assert all(isinstance(o, AuditUnavailable) for o in outcomes), outcomes
+    assert rows(actor="writer-fail") == []
+    with get_engine().begin() as conn:
+        conn.execute(text("DROP TRIGGER audit_refuses"))
+        conn.execute(
+            text(
+                "CREATE TRIGGER audit_refuses BEFORE INSERT ON audit_log WHEN 0 "
+                "BEGIN SELECT RAISE(ABORT, 'never'); END"
+            )
+        )  # fmt: skip (the fixture drops it)
+    asyncio.run(ctx.record_async(AuditAction.READ_TASK, ResourceType.TASK, "after"))
+    assert [r.resource_id for r in rows(actor="writer-fail")] == ["after"]
+    assert audit.verify().ok

@@ -109,3 +109,41 @@ def test_the_accounts_own_address_comes_from_the_email_claim() -> None:
     assert decode_token(jwt.encode(unverified, SECRET, algorithm="HS256")).email is None
     with pytest.raises(ValueError, match="e-mail"):
         issue_token("alice", "client", email="not an address")
+
+
+def test_a_verified_token_is_not_verified_again_but_still_expires_and_follows_the_key(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    token = forge(jti="cached-1", exp=int(time.time()) + 600)
+    calls: list[str] = []
+    real = jwt.decode
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        calls.append("decode")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(jwt, "decode", counting)
+    first = decode_token(token)
+    verified = len(calls)
+    assert decode_token(token) == first and len(calls) == verified  # from the cache
+    # Past the expiry (and the leeway) the cached entry no longer answers: PyJWT decides again
+    # (with its own clock, not moved here).
+    later = time.time() + 600 + settings.auth.leeway_s + 1
+    monkeypatch.setattr(tokens.time, "time", lambda: later)
+    decode_token(token)
+    assert len(calls) > verified
+    monkeypatch.undo()
+    # Another verification key (a rotated secret): the token is verified again, and refused.
+    monkeypatch.setattr(settings.auth, "secret", "another-secret-0123456789-0123456789-abc")
+    monkeypatch.setattr(settings.auth, "algorithm", "HS256")
+    tokens._verification_key.cache_clear()
+    with pytest.raises(InvalidToken):
+        decode_token(token)
+
+
+def test_a_token_that_failed_is_not_remembered() -> None:
+    bad = forge(jti="cached-2", aud="another-api")
+    for _ in range(2):
+        with pytest.raises(InvalidToken):
+            decode_token(bad)
+    assert bad not in tokens._verified
