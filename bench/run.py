@@ -319,6 +319,26 @@ class Bench:
             "leaders": [w.pid for w in workers],
             "redis": cpu_seconds(self.redis_pid),
             "bench": time.process_time(),
+            "commands": self.redis_commands(),
+        }
+
+    def redis_commands(self) -> dict[str, int]:
+        """Calls per Redis command so far (INFO commandstats; a script's inner calls count too)."""
+        stats = self.r.info("commandstats")
+        return {name.removeprefix("cmdstat_"): int(v["calls"]) for name, v in stats.items()}
+
+    @staticmethod
+    def commands_per_task(
+        before: dict[str, Any], after: dict[str, Any], n: int
+    ) -> dict[str, float]:
+        """Redis calls per task between two snapshots, by command, largest first (the bench's
+        own polling, 20 reads a second, included)."""
+        b, a = before["commands"], after["commands"]
+        calls = {name: a[name] - b.get(name, 0) for name in a}
+        return {
+            name: round(count / max(n, 1), 2)
+            for name, count in sorted(calls.items(), key=lambda kv: -kv[1])
+            if count
         }
 
     @staticmethod
@@ -338,6 +358,7 @@ class Bench:
             "worker_total_ms": round((leader_s + children_s) * per, 3),
             "redis_ms": round((after["redis"] - before["redis"]) * per, 3),
             "bench_client_ms": round((after["bench"] - before["bench"]) * per, 3),
+            "redis_calls": round(sum(Bench.commands_per_task(before, after, n).values()), 2),
         }
 
     def wait_count(
@@ -561,6 +582,7 @@ class Bench:
             "seconds": t_end - t0,
             "enqueue_s": t_enqueued - t0,
             "cpu_per_task": self.cpu_per_task(before, after, n),
+            "redis_commands_per_task": self.commands_per_task(before, after, n),
         }
 
     def drain(self, side: str, cfg: WorkerConfig) -> dict[str, Any]:
@@ -594,6 +616,7 @@ class Bench:
             "seconds": t_last - first["at"],
             "timed_tasks": remaining,
             "cpu_per_task": self.cpu_per_task(first["cpu"], after, remaining),
+            "redis_commands_per_task": self.commands_per_task(first["cpu"], after, remaining),
         }
 
     def throughput_section(self) -> dict[str, Any]:
@@ -616,7 +639,8 @@ class Bench:
                                 f"{row['tasks_s']:,.0f} tasks/s ({row['seconds']:.1f}s); "
                                 f"CPU/task worker main {cpu['worker_main_ms']:.2f} ms, "
                                 f"pool children {cpu['pool_children_ms']:.2f} ms, "
-                                f"redis {cpu['redis_ms']:.2f} ms, "
+                                f"redis {cpu['redis_ms']:.2f} ms "
+                                f"({cpu['redis_calls']:.1f} calls), "
                                 f"bench {cpu['bench_client_ms']:.2f} ms"
                             )
                             runs[side].append(row)
@@ -639,6 +663,7 @@ class Bench:
                                 "pool_children_ms",
                                 "worker_total_ms",
                                 "redis_ms",
+                                "redis_calls",
                                 "bench_client_ms",
                             )
                         }
@@ -783,11 +808,14 @@ def render(results: dict[str, Any]) -> str:
             if row:
                 o = row["cpu_per_task"]["ours"]["redis_ms"]["median"]
                 r = row["cpu_per_task"]["raw"]["redis_ms"]["median"]
+                oc = row["cpu_per_task"]["ours"]["redis_calls"]["median"]
+                rc = row["cpu_per_task"]["raw"]["redis_calls"]["median"]
                 eo = row["enqueue_s"]["ours"]["median"]
                 er = row["enqueue_s"]["raw"]["median"]
                 redis_rows.append(
                     f"    {cfg_out['label']:14}e2e    redis-server CPU ms/task ours "
-                    f"{fmt_num(o, 3)} | raw {fmt_num(r, 3)}; enqueue phase ours "
+                    f"{fmt_num(o, 3)} | raw {fmt_num(r, 3)}, calls/task ours {fmt_num(oc, 1)} | "
+                    f"raw {fmt_num(rc, 1)}; enqueue phase ours "
                     f"{fmt_num(eo, 2)} s | raw {fmt_num(er, 2)} s"
                 )
         lines.extend(redis_rows)

@@ -79,9 +79,21 @@ class TaskStatusManager:
 
     # --- transitions -------------------------------------------------------------------
     def transition(
-        self, task_id: str, event: str, *, detail: str = "", fields: Mapping[str, Any] | None = None
+        self,
+        task_id: str,
+        event: str,
+        *,
+        detail: str = "",
+        fields: Mapping[str, Any] | None = None,
+        acknowledges: str | None = None,
     ) -> TransitionOutcome:
+        """Apply `event` in one round trip. `acknowledges`: the broker delivery tag of the run
+        this outcome ends; it leaves kombu's unacked hash in the same call (the broker must
+        live on this Redis)."""
         keys, args = self._transition_call(task_id, event, detail, fields, now_ms())
+        if acknowledges is not None:
+            keys += [self.keys.broker_unacked, self.keys.broker_unacked_index]
+            args += ["_ack", acknowledges]
         return TransitionOutcome.parse(self._transition(keys=keys, args=args))
 
     def _transition_call(

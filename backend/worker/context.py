@@ -19,7 +19,16 @@ from backend.platform.status import TaskStatusManager
 
 @lru_cache(maxsize=1)
 def status_manager() -> TaskStatusManager:
-    return TaskStatusManager(get_redis())
+    # Its own connection, held (redis-py's `client()`: same pool settings and retries): the
+    # two transitions of every task skip the pool's checkout and release, a third of the
+    # client-side cost of a script call. Thread-safe (redis-py locks a held connection), but
+    # not fork-safe as a pool is: a forked process builds its own (below).
+    return TaskStatusManager(get_redis().client())  # type: ignore[no-untyped-call]
+
+
+# A pool child forked after the main process used its status manager (billiard replaces a
+# child that died or hit its task limit) must not write on the parent's held connection.
+os.register_at_fork(after_in_child=status_manager.cache_clear)
 
 
 @lru_cache(maxsize=1)

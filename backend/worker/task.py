@@ -24,6 +24,7 @@ from backend.platform.catalogue import spec_for
 from backend.platform.celery_app import celery_app
 from backend.worker.context import status_manager, worker_instance
 from backend.worker.hooks import DEFAULT_HOOKS, Attempt, FinalFailure, TaskHook, error_fields
+from backend.worker.transport import outcome_acknowledges
 
 log = get_logger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -34,6 +35,7 @@ class TrackedTask(Task):  # type: ignore[misc]
     max_retries = None
     ignore_result = True
     typing = False
+    Request = "backend.worker.request:TrackedRequest"
     hooks: Sequence[TaskHook] = DEFAULT_HOOKS
     # Settles the task's domain row once the task failed for good or was cancelled (a case
     # becomes `failed`), called with the task's arguments and `submitter=(owner, role)` from its
@@ -94,11 +96,16 @@ class TrackedTask(Task):  # type: ignore[misc]
             raise  # no hook sends it back: on_failure records the final failure
 
     def on_success(self, retval: Any, task_id: str, args: Any, kwargs: Any) -> None:
+        # The delivery is acknowledged with the outcome, in the same call: the main process
+        # then skips its own round trip (backend/worker/request.py).
+        properties = self.request.properties or {}
+        tag = properties.get("delivery_tag") if outcome_acknowledges() else None
         status_manager().transition(
             task_id,
             Transition.SUCCESS,
             detail="completed",
             fields={"result": json.dumps(retval, default=str)},
+            acknowledges=str(tag) if tag else None,
         )
 
     def on_failure(

@@ -6,15 +6,20 @@
    `_brpop_read` and `_get` are kombu's own (5.x), with the decoding guarded; the popped bytes
    go to the dead-letter store.
 2. A Redis restart while tasks run: see `Channel._connparams`.
+
+It also lets a pool child acknowledge a run in the script that records its outcome (`QoS`,
+`outcome_acknowledges`): the worker's main process then makes no Redis call for that ack.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import lru_cache
 from queue import Empty
 from typing import Any
 
 from kombu.transport import redis as kombu_redis
+from kombu.transport import virtual
 from kombu.utils import encoding, json
 from redis.exceptions import ConnectionError as RedisConnectionError
 
@@ -41,11 +46,51 @@ def _decoded(raw: Any, queue: str) -> Any | None:
     return None
 
 
+@lru_cache(maxsize=1)
+def outcome_acknowledges() -> bool:
+    """Whether a successful run's delivery is acknowledged by the pool child, in the script
+    that records the outcome (TrackedTask.on_success), instead of by the main process in a
+    round trip of its own. Needs this transport (for `QoS.forget`) and the broker on the
+    Redis that holds the task records (one script touches both)."""
+    from backend.core.settings import settings
+    from backend.platform.celery_app import celery_app
+
+    redis_settings = settings.redis
+    return (
+        celery_app.conf.broker_transport == f"{__name__}:Transport"
+        and redis_settings.effective_broker_url == redis_settings.url
+        and bool(celery_app.conf.task_acks_late)
+    )
+
+
+class QoS(kombu_redis.QoS):  # type: ignore[misc]
+    def forget(self, delivery_tag: str) -> None:
+        """The delivery was acknowledged on Redis already (a child recorded its outcome with
+        the ack): only the local bookkeeping of an ack, no round trip."""
+        virtual.QoS.ack(self, delivery_tag)  # type: ignore[no-untyped-call]
+
+
 class Channel(kombu_redis.Channel):  # type: ignore[misc]
+    QoS = QoS
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         # Before kombu's __init__: it already connects (PING), through _connparams.
         self._known_connparams: dict[bool, dict[str, Any]] = {}
+        self._sync_client: Any = None
         super().__init__(*args, **kwargs)  # type: ignore[no-untyped-call]
+
+    def _create_client(self, asynchronous: bool = False) -> Any:
+        """kombu builds a new client (with its ~200 response callbacks) for every synchronous
+        call: each delivery's filing as unacked, each ack, in the main process, per message.
+        A client is only a handle on its connection pool: one per pool does (a new pool after
+        a reconnect gets a new client)."""
+        if asynchronous:
+            return super()._create_client(asynchronous)  # type: ignore[no-untyped-call]
+        pool = self.pool
+        client = self._sync_client
+        if client is None or client.connection_pool is not pool:
+            client = self._sync_client = super()._create_client(False)  # type: ignore[no-untyped-call]
+        return client
 
     def _connparams(self, asynchronous: bool = False) -> dict[str, Any]:
         """Redis connection parameters; still known after kombu has detached the channel.

@@ -1,9 +1,12 @@
 -- Apply one state transition to a task record in a single round trip.
 -- Final states (SUCCESS, FAILURE, REVOKED) are sticky: a late or duplicate event cannot undo them.
--- KEYS: 1 task hash, 2 history
+-- KEYS: 1 task hash, 2 history, and with _ack: 3 the broker's unacked hash, 4 its index
 -- ARGV: 1 prefix, 2 task_id, 3 event, 4 now_ms, 5 history detail, 6 history max,
 --       7 record ttl s, 8.. field/value pairs to set (fields starting with '_' are
---       instructions, never stored: _running_on, _deferral, _outage_retries)
+--       instructions, never stored: _running_on, _deferral, _outage_retries, _ack)
+-- _ack: the delivery tag of the run this outcome ends. The delivery leaves the broker's unacked
+-- hash in this call, with the outcome: the worker's main process then only forgets it
+-- (backend/worker/request.py), and no outcome can be acknowledged without being recorded.
 -- Metrics ride along in the same call (backend/platform/metrics.py reads them): transition
 -- counters per state and queue, run and wait time histograms (bucket counters, bounds from
 -- backend/platform/histograms.py), final failures by error type, deferrals by cause.
@@ -18,6 +21,12 @@ local hist_max, ttl = tonumber(ARGV[6]), tonumber(ARGV[7])
 local updates = {}
 for i = 8, #ARGV, 2 do updates[ARGV[i]] = ARGV[i + 1] end
 local BOUNDS = --[[BOUNDS]]
+local ack_tag = updates['_ack']
+updates['_ack'] = nil
+if ack_tag then
+  redis.call('ZREM', KEYS[4], ack_tag)
+  redis.call('HDEL', KEYS[3], ack_tag)
+end
 
 -- One observation of a histogram: its bucket's counter and the sum, two commands.
 local function observe(key, ms)
@@ -84,6 +93,7 @@ if event == 'cancel' then
 end
 
 local new_state = state
+local received = nil  -- the RECEIVED entry, pushed with STARTED's in one RPUSH
 if event == 'started' then
   new_state = 'STARTED'
   attempts = attempts + 1
@@ -94,8 +104,8 @@ if event == 'started' then
   local received_at = tonumber(updates['received_at'])
   updates['received_at'] = nil
   if received_at then
-    redis.call('RPUSH', KEYS[2], cjson.encode({state = 'RECEIVED', at = received_at,
-      detail = 'received by ' .. (updates['worker'] or '')}))
+    received = cjson.encode({state = 'RECEIVED', at = received_at,
+      detail = 'received by ' .. (updates['worker'] or '')})
   end
   if not cur[7] then
     updates['first_started_at'] = tostring(now_ms)
@@ -143,8 +153,13 @@ local flat = {}
 for k, v in pairs(updates) do flat[#flat + 1] = k; flat[#flat + 1] = v end
 redis.call('HSET', KEYS[1], unpack(flat))
 if event ~= 'progress' then
-  local length = redis.call('RPUSH', KEYS[2],
-    cjson.encode({state = new_state, at = now_ms, detail = ARGV[5]}))
+  local entry = cjson.encode({state = new_state, at = now_ms, detail = ARGV[5]})
+  local length
+  if received then
+    length = redis.call('RPUSH', KEYS[2], received, entry)
+  else
+    length = redis.call('RPUSH', KEYS[2], entry)
+  end
   if length > hist_max then redis.call('LTRIM', KEYS[2], -hist_max, -1) end
 end
 if new_state ~= state then

@@ -165,3 +165,45 @@ def test_a_hard_time_limit_of_a_run_the_task_moved_on_from_is_ignored(
     assert not any(h["state"] == "FAILURE" for h in record["history"])
     ping = service.enqueue("maintenance.ping")
     wait_for_state(service.status.get, ping, {"SUCCESS"})
+
+
+def test_a_success_is_acknowledged_in_the_call_that_records_it(
+    service: CeleryTaskService, worker: Any, redis_client: Any
+) -> None:
+    """The child removes the delivery from kombu's unacked hash in its "success" script; the
+    main process makes no ack round trip of its own (a MULTI/EXEC per task before)."""
+    wait_for_state(service.status.get, service.enqueue("maintenance.ping"), {"SUCCESS"})
+    execs = int(redis_client.info("commandstats").get("cmdstat_exec", {}).get("calls", 0))
+    ids = [service.enqueue("maintenance.ping") for _ in range(10)]
+    for task_id in ids:
+        wait_for_state(service.status.get, task_id, {"SUCCESS"})
+    wait_for(lambda: redis_client.hlen(service.keys.broker_unacked) == 0, 10, "no unacked left")
+    after = int(redis_client.info("commandstats")["cmdstat_exec"]["calls"])
+    # One MULTI/EXEC per task remains: kombu filing the delivery as unacked when it fetches it.
+    assert after - execs < 15, after - execs
+
+
+def test_an_outcome_acknowledges_its_delivery_atomically(
+    service: CeleryTaskService, redis_client: Any
+) -> None:
+    """`acknowledges` drops the delivery from the unacked hash and index in the same call as
+    the outcome, also when the record was already final (a duplicate run)."""
+    unacked, index = service.keys.broker_unacked, service.keys.broker_unacked_index
+    task_id = f"ack-{uuid.uuid4()}"  # no message: the record is adopted at its start
+    tags = {name: f"{name}-{task_id}" for name in ("run", "duplicate", "other")}
+    for tag in tags.values():
+        redis_client.hset(unacked, tag, "[]")
+        redis_client.zadd(index, {tag: time.time()})
+    started = service.status.transition(task_id, "started", fields={"name": "maintenance.ping"})
+    assert started.applied and redis_client.hexists(unacked, tags["run"])
+    assert service.status.transition(task_id, "success", acknowledges=tags["run"]).applied
+    again = service.status.transition(task_id, "success", acknowledges=tags["duplicate"])
+    assert not again.applied and again.state == "SUCCESS"
+    for name, tag in tags.items():
+        assert redis_client.hexists(unacked, tag) == (name == "other"), name
+        assert (redis_client.zscore(index, tag) is not None) == (name == "other"), name
+    redis_client.hdel(unacked, tags["other"])
+    redis_client.zrem(index, tags["other"])
+    record = service.status.get(task_id)
+    assert record is not None
+    assert [h["state"] for h in record["history"]] == ["STARTED", "SUCCESS"]
