@@ -204,6 +204,10 @@ def decide_area(parts: Sequence[_Part], model: LinearModel, rule_weight: float) 
         if probabilities.get(name, 0.0) >= rules.PRECEDENCE_MIN_PROBABILITY
         and (found := _cue_hits(parts, cues, skip_negated=True))
     ]
+    # Two named rules: the one the title names states the main request.
+    titled = [(name, found) for name, found in named if any(h.source == "title" for h in found)]
+    if len(named) > 1 and titled and area not in {name for name, _ in titled}:
+        named = titled
     if named and area not in {name for name, _ in named}:
         area, found = max(named, key=lambda item: probabilities[item[0]])
         precedence = found[0]
