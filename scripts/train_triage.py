@@ -38,7 +38,15 @@ from datetime import date
 from pathlib import Path
 
 from backend.domain import triage_rules as rules
-from backend.domain.triage import _cue_hits, _Part, _parts, _score, decide_area, decide_urgency
+from backend.domain.triage import (
+    _cue_hits,
+    _Part,
+    _parts,
+    _score,
+    area_tokens,
+    decide_area,
+    decide_urgency,
+)
 from backend.domain.triage_evidence import Evidence, gather
 from backend.domain.triage_model import (
     URGENCIES,
@@ -127,9 +135,8 @@ def prepare(cases: Sequence[Case]) -> list[Prepared]:
         scores = {
             area: _score(_cue_hits(parts, rules.AREA_CUES.get(area, ()))) for area in rules.AREAS
         }
-        tokens = [*parts[0].tokens, *parts[1].tokens]
         ev = gather(case.title, case.description, case.submitted_at)
-        out.append(Prepared(case, parts, ev, area_features(tokens), scores))
+        out.append(Prepared(case, parts, ev, area_features(area_tokens(parts)), scores))
     return out
 
 

@@ -221,11 +221,16 @@ HARM_CUES: dict[str, re.Pattern[str]] = {
         r"sem (?:nenhum |nenhuma |qualquer )?(?:renda|dinheiro|salario|sustento)",
         r"sem um real",
         r"sem receber",
-        r"nao (?:paga|pagou|pagam|pagaram|recebo|recebe|recebemos) (?:o |os |meu |nosso |nossos )?"
-        r"salarios?",
+        r"nao (?:paga|pagou|pagam|pagaram|recebo|recebe|recebemos|recebi|recebeu|receberam) "
+        r"(?:o |os |meu |nosso |nossos )?salarios?",
         r"salarios? (?:atrasad\w+|em atraso)",
         r"nao recebo",
         r"unica renda",
+        r"unico sustento",
+        # Locked out of one's own account: the money is there but cannot be used.
+        r"troc\w+ (?:as |a )?senhas?",
+        r"tir\w+ (?:o )?(?:meu )?acesso",
+        r"nao consigo (?:acessar|sacar|movimentar|passar (?:o )?cartao)",
         r"nao (?:tem|tenho|possui) outra (?:renda|fonte)",
         r"sem outra (?:renda|fonte)",
         r"passando (?:necessidade|fome)",
@@ -242,7 +247,8 @@ HARM_CUES: dict[str, re.Pattern[str]] = {
         r"vivendo (?:da|de|do) (?:ajuda|favor|doac\w+|caridade)",
         r"bloque\w+ (?:a |na |minha |da |sua )?conta",
         r"(?:valores?|mil|reais|\d) (?:\w+ ){0,2}bloquead\w+",
-        r"conta (?:\w+ )?(?:esta |foi |ta )?bloquead\w+",
+        r"conta (?:\w+ ){0,2}(?:esta |foi |ta )?bloquead\w+",
+        r"(?:beneficio|bpc|aposentadoria|auxilio|pensao)\w* (?:ja )?(?:parou|parad[oa])",
         r"bloqueio de (?:r\$|valores|conta)",
         r"penhor\w+",
         r"vencimentos suspensos",
@@ -281,6 +287,11 @@ _HEALTH_NEED_RE = re.compile(
     r"\b(?:precis\w+|neg\w+|sem|falta\w*|acab\w+|nao (?:tem|libera|autoriza|cobre|fornece\w*|"
     r"aguenta|entreg\w+)|aguard\w+|fila|espera|risco|suspens\w+|interromp\w+|urgen\w+|vaga|indica\w+|"
     r"prescri\w+|recus\w+|carencia|cobertura|so (?:tem|tenho|temos|resta\w*|sobr\w+)|dura\w*)\b"
+)
+# "despejados da plataforma", "despejo da marca": no home at stake.
+_FIGURATIVE_HOME_RE = re.compile(
+    r"\s+(?:d[aoe]s?|dess[ae]|nest[ae]) (?:\w+ )?(?:plataforma|marketplace|rede|marca|franquia|"
+    r"sistema|grupo|aplicativo|app|clube|time|partido|site|loja virtual)\b"
 )
 # Money "preso" in a bank is not a person in prison.
 _MONEY_HELD_RE = re.compile(
@@ -848,6 +859,19 @@ def _hypothetical(folded: str, sentence: _Sentence, start: int, end: int, kind: 
     return "?" in text and bool(re.search(r"\b(?:posso|pode|vou|vai) ser\b|\bda cadeia\b", text))
 
 
+def figurative_liberty(folded: str) -> list[tuple[int, int]]:
+    """Spans of words of prison used figuratively ("preso a um contrato", "aposentadoria tá
+    presa", "parece uma cadeia"): no one's liberty, and no criminal matter."""
+    spans = []
+    for m in HARM_CUES["liberty"].finditer(folded):
+        if _MONEY_HELD_RE.search(folded[max(0, m.start() - 30) : m.start()]) or any(
+            f.start() <= m.start() < f.end()
+            for f in _FIGURATIVE_LIBERTY_RE.finditer(folded, max(0, m.start() - 40), m.end() + 30)
+        ):
+            spans.append((m.start(), m.end()))
+    return spans
+
+
 def _asked(folded: str, sentence: _Sentence, start: int, end: int) -> bool:
     """The harm is what a question asks about ("vou ser preso?", "ele vai preso?"), not a fact
     told: it stands in the last clause of a question, with nothing saying it is so already."""
@@ -959,6 +983,8 @@ def _harms(text: str, folded: str, sentences: Sequence[_Sentence], recent: bool)
                     )
                     and not any(1 <= t.days <= THREAT_SOON for t in sentence.times)
                 ):
+                    continue
+                if kind == "home" and _FIGURATIVE_HOME_RE.match(folded, m.end()):
                     continue
                 if kind == "liberty" and (
                     _MONEY_HELD_RE.search(folded[max(sentence.start, m.start() - 30) : m.start()])

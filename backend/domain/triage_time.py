@@ -416,7 +416,8 @@ def _durations(text: str, folded: str, found: list[TimeRef]) -> None:
             if count is None or count == 0:
                 continue
             lead = groups[0] if pattern is _TERM_RE else ""
-            before = folded[max(0, m.start() - 30) : m.start()]
+            # "o prazo de recurso administrativo é de 5 dias úteis": the term names its word.
+            before = folded[max(0, m.start() - 50) : m.start()]
             after = folded[m.end() : m.end() + 8]
             # "de 20 dias de uso", "tem 2 anos": a length or an age, unless a term is meant.
             if lead in _WEAK_LEADS and not (
@@ -451,7 +452,9 @@ def _relatives(text: str, folded: str, submitted: date, found: list[TimeRef]) ->
         for m in pattern.finditer(folded):
             _add(found, text, m.start(), m.end(), days, "relative", certainty)
     for m in _THIS_MONTH_RE.finditer(folded):
-        _add(found, text, m.start(), m.end(), max(1, end_of_month(submitted)), "relative", APPROX)
+        # "não caiu esse mês" is now; "acaba esse mês" is by the month's end.
+        days = 0 if leans_past(folded, m.start(), m.end()) else max(1, end_of_month(submitted))
+        _add(found, text, m.start(), m.end(), days, "relative", APPROX)
     for m in _END_OF_YEAR_RE.finditer(folded):
         days = (date(submitted.year, 12, 15) - submitted).days
         _add(found, text, m.start(), m.end(), max(1, days), "relative", APPROX)

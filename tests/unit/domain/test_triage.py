@@ -136,3 +136,11 @@ def test_urgency_to_priority(urgency: str, priority: str) -> None:
 def test_urgency_to_priority_rejects_unknown() -> None:
     with pytest.raises(ValueError, match="unknown urgency"):
         urgency_to_priority("urgentíssimo")
+
+
+def test_figurative_prison_counts_for_no_area() -> None:
+    stuck = classify_case("Estou preso a um contrato", "A academia cobra multa pra eu cancelar.")
+    assert stuck.area != "criminal" and stuck.urgency != "critical"
+    assert classify_case("Meu filho foi preso", "Ele foi preso ontem em flagrante.").area == (
+        "criminal"
+    )

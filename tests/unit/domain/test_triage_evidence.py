@@ -174,3 +174,22 @@ def test_nothing_done_yet_reads_as_no_conflict_and_a_refusal_as_dispute() -> Non
     assert calm.cue("no_conflict")
     opposed = gather("Inventário", "Um dos irmãos se opõe à venda e não assina.", SUBMITTED)
     assert opposed.cue("dispute")
+
+
+def test_a_term_whose_word_stands_farther_back_is_still_a_term() -> None:
+    text = "O resultado saiu ontem e o prazo do recurso administrativo é de 5 dias úteis."
+    feats = features(gather("Concurso", text, SUBMITTED), "administrativo")
+    assert "legal_event:soon" in feats
+
+
+def test_this_month_in_the_past_tense_is_now() -> None:
+    refs = find_time_refs("O benefício não caiu esse mês.", SUBMITTED)
+    assert [r.days for r in refs] == [0]
+
+
+def test_eviction_from_a_platform_is_no_home_and_locked_accounts_are_income() -> None:
+    ev = gather("Loja", "Fomos despejados da plataforma sem aviso.", SUBMITTED)
+    assert _states(ev, "home") == set()
+    text = "Meu sócio trocou as senhas da conta e não consigo acessar."
+    locked = gather("Sócio", text, SUBMITTED)
+    assert _states(locked, "income") == {"happening"}
