@@ -27,7 +27,13 @@ from backend.domain.text import (
     quote_around,
     tokenize,
 )
-from backend.domain.triage_evidence import CRITICAL_KINDS, Evidence, Harm, gather
+from backend.domain.triage_evidence import (
+    CRITICAL_KINDS,
+    Evidence,
+    Harm,
+    figurative_liberty,
+    gather,
+)
 from backend.domain.triage_model import (
     WORD_PREFIX,
     LinearModel,
@@ -37,6 +43,7 @@ from backend.domain.triage_model import (
     features,
     load_models,
 )
+from backend.domain.triage_time import fold
 
 JsonValue = str | int | float | bool | None | list["JsonValue"] | dict[str, "JsonValue"]
 
@@ -91,6 +98,8 @@ class _Part:
     tokens: list[Token]
     factor: float
     index: TokenIndex
+    # Tokens that name prison figuratively: they count for no area.
+    figurative: frozenset[int] = frozenset()
 
 
 def urgency_to_priority(urgency: str) -> str:
@@ -116,7 +125,7 @@ def _cue_hits(
         for cue in by_weight:
             for match in find_phrase(part.tokens, cue.terms, part.index):
                 span = set(range(match.first, match.last + 1))
-                if (skip_negated and match.negated) or span & claimed:
+                if (skip_negated and match.negated) or span & (claimed | part.figurative):
                     continue
                 claimed |= span
                 quote = quote_around(part.text, part.tokens, match)
@@ -131,7 +140,16 @@ def _score(hits: Sequence[Hit]) -> float:
 
 def _part(name: str, text: str, factor: float) -> _Part:
     tokens = tokenize(text)
-    return _Part(name, text, tokens, factor, TokenIndex(tokens))
+    spans = figurative_liberty(fold(text))
+    figurative = frozenset(
+        i for i, t in enumerate(tokens) if any(a <= t.start < b for a, b in spans)
+    )
+    return _Part(name, text, tokens, factor, TokenIndex(tokens), figurative)
+
+
+def area_tokens(parts: Sequence[_Part]) -> list[Token]:
+    """The words the area is read from: both parts, without figurative prison words."""
+    return [t for part in parts for i, t in enumerate(part.tokens) if i not in part.figurative]
 
 
 def _parts(title: str, description: str) -> list[_Part]:
@@ -192,8 +210,7 @@ def decide_area(parts: Sequence[_Part], model: LinearModel, rule_weight: float) 
     """The word model and the cue tables vote; a named precedence rule wins over them."""
     hits = {area: _cue_hits(parts, rules.AREA_CUES.get(area, ())) for area in rules.AREAS}
     scores = {area: _score(found) for area, found in hits.items()}
-    tokens = [*parts[0].tokens, *parts[1].tokens]
-    feats = area_features(tokens)
+    feats = area_features(area_tokens(parts))
     probabilities = combine(model, feats, scores, rule_weight)
     ranked = sorted(probabilities, key=lambda area: -probabilities[area])
     area = ranked[0]
@@ -204,6 +221,10 @@ def decide_area(parts: Sequence[_Part], model: LinearModel, rule_weight: float) 
         if probabilities.get(name, 0.0) >= rules.PRECEDENCE_MIN_PROBABILITY
         and (found := _cue_hits(parts, cues, skip_negated=True))
     ]
+    # Two named rules: the one the title names states the main request.
+    titled = [(name, found) for name, found in named if any(h.source == "title" for h in found)]
+    if len(named) > 1 and titled and area not in {name for name, _ in titled}:
+        named = titled
     if named and area not in {name for name, _ in named}:
         area, found = max(named, key=lambda item: probabilities[item[0]])
         precedence = found[0]

@@ -218,15 +218,19 @@ HARM_CUES: dict[str, re.Pattern[str]] = {
         r"fugiu com (?:o|a|meu|minha) (?:filh\w+|crianca|bebe|net\w+)",
     ),
     "income": _rx(
-        r"sem renda",
-        r"sem (?:nenhum |nenhuma )?(?:dinheiro|salario)",
+        r"sem (?:nenhum |nenhuma |qualquer )?(?:renda|dinheiro|salario|sustento)",
         r"sem um real",
         r"sem receber",
-        r"nao (?:paga|pagou|pagam|pagaram|recebo|recebe|recebemos) (?:o |os |meu |nosso |nossos )?"
-        r"salarios?",
+        r"nao (?:paga|pagou|pagam|pagaram|recebo|recebe|recebemos|recebi|recebeu|receberam) "
+        r"(?:o |os |meu |nosso |nossos )?salarios?",
         r"salarios? (?:atrasad\w+|em atraso)",
         r"nao recebo",
         r"unica renda",
+        r"unico sustento",
+        # Locked out of one's own account: the money is there but cannot be used.
+        r"troc\w+ (?:as |a )?senhas?",
+        r"tir\w+ (?:o )?(?:meu )?acesso",
+        r"nao consigo (?:acessar|sacar|movimentar|passar (?:o )?cartao)",
         r"nao (?:tem|tenho|possui) outra (?:renda|fonte)",
         r"sem outra (?:renda|fonte)",
         r"passando (?:necessidade|fome)",
@@ -237,8 +241,14 @@ HARM_CUES: dict[str, re.Pattern[str]] = {
         r"(?:suspenderam|cortaram|cessaram|cortou|suspendeu|bloquearam|bloqueou) (?:o |a |meu |"
         r"minha )?(?:beneficio|bpc|aposentadoria|auxilio|pensao)",
         r"nao caiu",
-        r"bloque\w+ (?:a |minha |da |sua )?conta",
-        r"conta (?:\w+ )?(?:esta |foi |ta )?bloquead\w+",
+        # Severance withheld is pay not paid; living on others' help is no income.
+        r"nao (?:pag\w+|liber\w+|deposit\w+) (?:a |o |as |os |minha |meu |nem )?(?:rescisao|verbas|"
+        r"acerto|seguro desemprego|guia)",
+        r"vivendo (?:da|de|do) (?:ajuda|favor|doac\w+|caridade)",
+        r"bloque\w+ (?:a |na |minha |da |sua )?conta",
+        r"(?:valores?|mil|reais|\d) (?:\w+ ){0,2}bloquead\w+",
+        r"conta (?:\w+ ){0,2}(?:esta |foi |ta )?bloquead\w+",
+        r"(?:beneficio|bpc|aposentadoria|auxilio|pensao)\w* (?:ja )?(?:parou|parad[oa])",
         r"bloqueio de (?:r\$|valores|conta)",
         r"penhor\w+",
         r"vencimentos suspensos",
@@ -264,6 +274,10 @@ _OTHER_PARTY_RE = re.compile(
 )
 _NEGATORS = frozenset(["nao", "nem", "nunca", "jamais", "nenhum", "nenhuma", "ninguem", "sem"])
 _NEGATION_WINDOW = 2
+_QUOTES = frozenset("\"\u201c\u201d'")
+_AUXILIARIES = frozenset(
+    ["to", "estou", "ta", "esta", "sendo", "ser", "estar", "sou", "vou", "vai"]
+)
 # A cue of these kinds counts only in a sentence that also matches this.
 _HEALTH_ACUTE_RE = re.compile(
     r"internad|internacao|uti\b|infarto|insuficiencia|risco de|pode morrer|nao pode|hemodialise|"
@@ -273,6 +287,11 @@ _HEALTH_NEED_RE = re.compile(
     r"\b(?:precis\w+|neg\w+|sem|falta\w*|acab\w+|nao (?:tem|libera|autoriza|cobre|fornece\w*|"
     r"aguenta|entreg\w+)|aguard\w+|fila|espera|risco|suspens\w+|interromp\w+|urgen\w+|vaga|indica\w+|"
     r"prescri\w+|recus\w+|carencia|cobertura|so (?:tem|tenho|temos|resta\w*|sobr\w+)|dura\w*)\b"
+)
+# "despejados da plataforma", "despejo da marca": no home at stake.
+_FIGURATIVE_HOME_RE = re.compile(
+    r"\s+(?:d[aoe]s?|dess[ae]|nest[ae]) (?:\w+ )?(?:plataforma|marketplace|rede|marca|franquia|"
+    r"sistema|grupo|aplicativo|app|clube|time|partido|site|loja virtual)\b"
 )
 # Money "preso" in a bank is not a person in prison.
 _MONEY_HELD_RE = re.compile(
@@ -297,6 +316,9 @@ _FIGURATIVE_LIBERTY_RE = re.compile(
     r"\bpres[oa]s? (?:nesse|nessa|neste|nesta|num|numa|a (?:esse|essa|este|esta|um|uma))\b"
     r"|\b(?:sinto|sentindo|senti|sente)(?: me)? pres[oa]\b|\bprisao de ventre\b"
     r"|\b(?:e|virou|parece|vira) uma (?:prisao|cadeia)\b"
+    r"|\b(?:parece|como se|feito|igual)\b(?: \w+){0,3} (?:numa|uma|na) (?:prisao|cadeia)\b"
+    r"|\bnuma (?:prisao|cadeia) com\b"
+    r"|\bpres[oa]s? (?:na|no|em) (?:malha|sistema|receita|banco|fila|analise)\b"
 )
 # Deprivation that started long ago goes on unless something says it ended.
 _ENDED_RE = re.compile(
@@ -325,7 +347,11 @@ _HYPOTHETICAL_RE = _rx(
     r"quando (?:eu|ele|ela)? ?(?:for|voltar|vier|fizer)",
     # "isso dá cadeia": what an act may lead to, said in general.
     r"(?:isso|isto|que) (?:da|dar|daria|dava|pode dar)",
+    # Asking whether a remedy can be had ("posso pedir medida protetiva?") is no harm told.
+    r"posso (?:pedir|solicitar|requerer|entrar com)",
+    r"(?:da|dar) (?:pra|para) pedir",
 )
+_REMEDY_ASKED_RE = re.compile(r"posso |da |dar ")
 # Over for good: in remission, cured, released. Wins over "hoje" in the same sentence.
 _CURED_RE = _rx(
     r"remissao",
@@ -423,6 +449,14 @@ EVENT_CUES: dict[str, re.Pattern[str]] = {
         r"resposta a acusacao",
         r"manifest(?:ar|acao)",
         r"assembleia",
+        r"termina",
+        r"encerra\w*",
+        r"adesao",
+        r"aderir",
+        r"inscric\w+",
+        r"(?:botar|entrar|colocar) na justica",
+        r"entrar com (?:a |uma )?(?:acao|processo)",
+        r"ajuiza\w+",
     ),
     "harm": _rx(
         r"despejo",
@@ -534,6 +568,21 @@ CUE_GROUPS: dict[str, re.Pattern[str]] = {
         r"nao ha relacao",
         r"nenhuma pendencia",
         r"nenhum pedido",
+        # Nothing has been done or received yet: the matter is still a question or a plan.
+        r"(?:ainda|nunca) nao (?:pedi|pediu|pedimos|fiz|fez|fizemos|entrei|entrou|entramos|"
+        r"recebi|recebeu|recebemos|tomamos|tomei|assinei|assinou|assinamos|abri|abriu|comecei|"
+        r"dei entrada)",
+        r"a gente ainda nao (?:pediu|fez|entrou|recebeu|assinou)",
+        r"ninguem (?:me |nos |a |o )?(?:notificou|procurou|chamou|processou|intimou)",
+        r"nao (?:recebi|recebemos|recebeu) (?:nada|nenhuma? (?:notificacao|intimacao|citacao|carta|"
+        r"cobranca|aviso))",
+        r"(?:todos|todo mundo|os dois|nos dois|ambos) "
+        r"(?:estao|esta|ta|estamos|concordam|de acordo)",
+        r"nada concreto",
+        r"(?:so|apenas) (?:uma )?curiosidade",
+        r"(?:so|apenas) (?:pra|para) (?:me |se )?informar",
+        r"(?:so |apenas )?se informar",
+        r"nao assinei nada",
     ),
     "dispute": _rx(
         r"neg(?:ou|aram|ado|ada|ativa)",
@@ -593,6 +642,14 @@ CUE_GROUPS: dict[str, re.Pattern[str]] = {
         r"dificulta",
         # A body that takes too long is a live problem ("está demorando", "demora na análise").
         r"demor\w+",
+        # Someone refuses or opposes: a conflict exists, however calmly it is told.
+        r"se op(?:oe|oem|os|useram)",
+        r"nao (?:quer|querem|aceita|aceitam|concorda|concordam|assina|assinam|deposita|depositou|"
+        r"depositam|libera|liberou|liberam|devolvem|resolve|resolvem|resolveu)",
+        r"continua (?:negativad\w+|cobrando|me cobrando|sem pagar)",
+        r"(?:ate hoje|ate agora) (?:nada|nao)",
+        r"nem responde\w*",
+        r"(?:me |nos )?suspend(?:eu|eram)",
     ),
     "no_rush": _rx(
         r"nao e (?:nada )?urgente",
@@ -765,7 +822,8 @@ def _quote(text: str, start: int, end: int, sentence: _Sentence, context: int = 
 
 def _negated(folded: str, sentence: _Sentence, start: int, kind: str, cue: str) -> bool:
     words = [m.group() for m in _TOKEN_RE.finditer(folded, sentence.start, start)]
-    window = words[-_NEGATION_WINDOW:]
+    # "não tô sendo despejada": auxiliaries between the negator and the harm do not count.
+    window = [w for w in words if w not in _AUXILIARIES][-_NEGATION_WINDOW:]
     negators = set(window) & _NEGATORS
     if kind in _SEM_IS_HARM:
         negators -= {"sem"}
@@ -791,12 +849,27 @@ def _hypothetical(folded: str, sentence: _Sentence, start: int, end: int, kind: 
     conditions = list(_HYPOTHETICAL_RE.finditer(clause))
     if conditions:
         condition = conditions[-1]
+        if _REMEDY_ASKED_RE.match(condition.group()):
+            return True
         # "disse que se ela sair ele mata" reports a threat; in "se ele voltar a me ameaçar"
         # the threat is inside the condition.
         said = before[: len(before) - len(clause) + condition.start()]
         return not (kind == "life" and _REPORTED_THREAT_RE.search(said))
     text = folded[sentence.start : sentence.end]
     return "?" in text and bool(re.search(r"\b(?:posso|pode|vou|vai) ser\b|\bda cadeia\b", text))
+
+
+def figurative_liberty(folded: str) -> list[tuple[int, int]]:
+    """Spans of words of prison used figuratively ("preso a um contrato", "aposentadoria tá
+    presa", "parece uma cadeia"): no one's liberty, and no criminal matter."""
+    spans = []
+    for m in HARM_CUES["liberty"].finditer(folded):
+        if _MONEY_HELD_RE.search(folded[max(0, m.start() - 30) : m.start()]) or any(
+            f.start() <= m.start() < f.end()
+            for f in _FIGURATIVE_LIBERTY_RE.finditer(folded, max(0, m.start() - 40), m.end() + 30)
+        ):
+            spans.append((m.start(), m.end()))
+    return spans
 
 
 def _asked(folded: str, sentence: _Sentence, start: int, end: int) -> bool:
@@ -825,18 +898,26 @@ def _state(
         return "negated", None
     ahead = [t.days for t in sentence.times if 0 < t.days <= THREAT_DAYS]
     # "até hoje" says something still goes on; it is no event of today.
-    now = [
-        t.days
+    now_refs = [
+        t
         for t in sentence.times
         if -RECENT_DAYS <= t.days <= 0 and folded[max(0, t.start - 4) : t.start] != "ate "
     ]
+    now = [t.days for t in now_refs]
+    # "hoje ele não me incomoda, mas caso volte...": a "hoje" before "mas" leaves the
+    # condition after it a condition.
+    turn = max(
+        folded.rfind(" mas ", sentence.start, start), folded.rfind(" porem ", sentence.start, start)
+    )
     old = [
         t.days
         for t in sentence.times
         if t.days < -RECENT_DAYS and (abs(t.start - start) <= _NEAR or abs(t.end - end) <= _NEAR)
     ]
     text = folded[sentence.start : sentence.end]
-    if _hypothetical(folded, sentence, start, end, kind) and not now:
+    if _hypothetical(folded, sentence, start, end, kind) and not any(
+        t.start > turn for t in now_refs
+    ):
         return "hypothetical", min(ahead) if ahead else None
     if kind in CRITICAL_KINDS and not ahead and _CURED_RE.search(text):
         return "past", None
@@ -881,6 +962,12 @@ def _harms(text: str, folded: str, sentences: Sequence[_Sentence], recent: bool)
             if required is not None and not required.search(body):
                 continue
             for m in pattern.finditer(folded, sentence.start, sentence.end):
+                # A word in scare quotes ('vão nos "despejar" da rede') is a figure of speech.
+                if (
+                    folded[m.start() - 1 : m.start()] in _QUOTES
+                    and folded[m.end() : m.end() + 1] in _QUOTES
+                ):
+                    continue
                 if (
                     kind == "life"
                     and m.group().startswith(("bat", "me bat"))
@@ -897,12 +984,14 @@ def _harms(text: str, folded: str, sentences: Sequence[_Sentence], recent: bool)
                     and not any(1 <= t.days <= THREAT_SOON for t in sentence.times)
                 ):
                     continue
+                if kind == "home" and _FIGURATIVE_HOME_RE.match(folded, m.end()):
+                    continue
                 if kind == "liberty" and (
                     _MONEY_HELD_RE.search(folded[max(sentence.start, m.start() - 30) : m.start()])
                     or any(
                         f.start() <= m.start() < f.end()
                         for f in _FIGURATIVE_LIBERTY_RE.finditer(
-                            folded, max(sentence.start, m.start() - 20), sentence.end
+                            folded, max(sentence.start, m.start() - 40), sentence.end
                         )
                     )
                 ):

@@ -187,7 +187,8 @@ def features(ev: Evidence, area: str) -> dict[str, float]:
             f[f"critical_harm:only_{state}"] = 1.0
     live_legal = [e for e in ev.events if e.kind == "legal" and not e.lapsed and e.days >= 0]
     for kind in ("legal", "harm", "plan"):
-        ahead = [e.days for e in ev.events if e.kind == kind and not e.lapsed and e.days >= 0]
+        # Day 0 is mostly when a notice was received: it does not hide the term it gives.
+        ahead = [e.days for e in ev.events if e.kind == kind and not e.lapsed and e.days >= 1]
         bucket = _bucket(min(ahead)) if ahead else None
         if bucket:
             f[f"{kind}_event:{bucket}"] = 1.0

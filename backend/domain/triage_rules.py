@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from backend.domain.text import compile_phrase
 
-ENGINE = "rules-v4"
+ENGINE = "rules-v5"
 
 AREAS = (
     "trabalhista",
@@ -102,6 +102,7 @@ AREA_CUES: dict[str, tuple[Cue, ...]] = {
         *_cues(3, "produto", "defeito", "loja", "compra online", "cortou a luz", "conta de luz"),
         *_cues(3, "=luz", "=energia", "fornecimento", "garantia", "revenda", "fidelidade"),
         *_cues(3, "crediário", "pela internet", "=oncologista"),
+        *_cues(4, "consórcio", "supermercado", "=mercado", "=shopping"),
         *_cues(2, "banco", "bancária", "comprei", "internet", "reajuste", "entrega", "=água"),
         *_cues(3, "=desconto", "=descontos", "descontando", "nunca fiz", "nunca contratei"),
     ),
@@ -113,6 +114,9 @@ AREA_CUES: dict[str, tuple[Cue, ...]] = {
         *_cues(5, "herança", "herdeiros", "partilha", "partilhar", "testamento"),
         *_cues(8, "delegacia da mulher", "=deam"),
         *_cues(10, "prisão civil"),
+        # A child's maintenance and the guardianship authority are family matters, police or not.
+        *_cues(6, "pensão do filho", "pensão dos filhos", "pensão da filha", "pensão das filhas"),
+        *_cues(6, "pensão do menino", "pensão da menina", "conselho tutelar", "acolhimento"),
         *_cues(4, "me bateu", "bateu nela", "me agrediu", "apanhando", "ex marido"),
         *_cues(3, "alimentos", "=guarda", "visitas", "=dna", "casamento", "separar", "separação"),
         *_cues(3, "companheiro", "companheira", "meu ex", "ex mulher", "agrediu", "divorci*"),
@@ -161,6 +165,7 @@ AREA_CUES: dict[str, tuple[Cue, ...]] = {
         *_cues(4, "receita federal", "secretaria da fazenda", "auto de infração", "=iptu"),
         *_cues(4, "=receita", "declarar", "declaração", "=ir", "fazenda nacional"),
         *_cues(3, "isenção", "restituição", "parcelamento", "impostos"),
+        *_cues(5, "ganho de capital", "=refis"),
     ),
     "empresarial": (
         *_cues(5, "recuperação judicial", "falência", "franquia", "franqueado", "franqueadora"),
@@ -195,6 +200,7 @@ AREA_CUES: dict[str, tuple[Cue, ...]] = {
         *_cues(4, "hospital regional", "hospital municipal", "hospital público", "secretaria"),
         *_cues(4, "=jari", "=cetran", "vigilância sanitária", "edital", "=município"),
         *_cues(4, "mandado de segurança", "autoridade coatora"),
+        *_cues(5, "regime próprio", "magistério", "fiscal da prefeitura", "fiscalização municipal"),
         *_cues(3, "do estado", "=posse", "contra o estado", "pelo sus", "=pm", "polícia militar"),
     ),
     "outro": (
@@ -238,6 +244,12 @@ PRECEDENCE: dict[str, tuple[Cue, ...]] = {
         "secretaria de saúde",
         "posto de saúde",
         "=upa",
+        "regime próprio",
+        "servidor estadual",
+        "servidora estadual",
+        "servidor municipal",
+        "servidora municipal",
+        "fiscal da prefeitura",
         signal="SUS, Estado, servidor ou concurso",
     ),
     "imobiliario": _cues(
@@ -264,7 +276,13 @@ PRECEDENCE: dict[str, tuple[Cue, ...]] = {
         "violência doméstica",
         "delegacia da mulher",
         "=deam",
-        signal="herança ou violência doméstica",
+        "prisão civil",
+        "pensão alimentícia",
+        "pensão do filho",
+        "pensão dos filhos",
+        "pensão da filha",
+        "conselho tutelar",
+        signal="herança, violência doméstica, alimentos ou guarda",
     ),
 }
 PRECEDENCE_MIN_PROBABILITY = 0.1

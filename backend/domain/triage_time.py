@@ -260,6 +260,9 @@ def leans_past(
     left, right = _sentence_bounds(folded, start, end)
     before = [m.group() for m in _TOKEN_RE.finditer(folded, left, start)]
     after = [m.group() for m in _TOKEN_RE.finditer(folded, end, right)]
+    # "dei entrada no dia 20/03 e até hoje nada": what runs "até hoje" began in the past.
+    if after[:2] in (["ate", "hoje"], ["ate", "agora"], ["e", "ate"]) and "hoje" in after[:3]:
+        return True
     best: tuple[int, bool] | None = None
     for distance, word in [
         *((i + 1, w) for i, w in enumerate(reversed(before[-7:]))),
@@ -413,7 +416,8 @@ def _durations(text: str, folded: str, found: list[TimeRef]) -> None:
             if count is None or count == 0:
                 continue
             lead = groups[0] if pattern is _TERM_RE else ""
-            before = folded[max(0, m.start() - 30) : m.start()]
+            # "o prazo de recurso administrativo é de 5 dias úteis": the term names its word.
+            before = folded[max(0, m.start() - 50) : m.start()]
             after = folded[m.end() : m.end() + 8]
             # "de 20 dias de uso", "tem 2 anos": a length or an age, unless a term is meant.
             if lead in _WEAK_LEADS and not (
@@ -435,10 +439,25 @@ def _durations(text: str, folded: str, found: list[TimeRef]) -> None:
             )
 
 
-def _relatives(text: str, folded: str, found: list[TimeRef]) -> None:
+# Spans read against the calendar: "esse mês" and "fim do mês" end with the month, "fim do
+# ano" in December.
+_THIS_MONTH_RE = re.compile(
+    r"\b(?:(?:n|d)?(?:esse|este) mes|(?:no |ate o )?(?:fim|final) (?:do|deste|desse) mes)\b"
+)
+_END_OF_YEAR_RE = re.compile(r"\b(?:fim|final) (?:do|deste|desse) ano\b")
+
+
+def _relatives(text: str, folded: str, submitted: date, found: list[TimeRef]) -> None:
     for pattern, days, certainty in _RELATIVE:
         for m in pattern.finditer(folded):
             _add(found, text, m.start(), m.end(), days, "relative", certainty)
+    for m in _THIS_MONTH_RE.finditer(folded):
+        # "não caiu esse mês" is now; "acaba esse mês" is by the month's end.
+        days = 0 if leans_past(folded, m.start(), m.end()) else max(1, end_of_month(submitted))
+        _add(found, text, m.start(), m.end(), days, "relative", APPROX)
+    for m in _END_OF_YEAR_RE.finditer(folded):
+        days = (date(submitted.year, 12, 15) - submitted).days
+        _add(found, text, m.start(), m.end(), max(1, days), "relative", APPROX)
 
 
 def _months_and_years(text: str, folded: str, submitted: date, found: list[TimeRef]) -> None:
@@ -481,7 +500,7 @@ def find_time_refs(text: str, submitted_at: date) -> list[TimeRef]:
     _weekdays(text, folded, submitted_at, found)
     _months_and_years(text, folded, submitted_at, found)
     _durations(text, folded, found)
-    _relatives(text, folded, found)
+    _relatives(text, folded, submitted_at, found)
     return sorted(found, key=lambda ref: ref.start)
 
 

@@ -92,7 +92,7 @@ def test_submit_stream_in_order_then_read_the_triage(
     case = app_client.get(accepted["status_url"], headers=auth(tokens["alice"])).json()
     assert case["state"] == "SUCCESS" and case["status"] == "triaged"
     assert (case["triage"]["area"], case["triage"]["urgency"]) == ("criminal", "critical")
-    assert case["triage"]["engine"] == "rules-v4"
+    assert case["triage"]["engine"] == "rules-v5"
     assert case["task"]["task_id"] == task_id and case["task"]["owner"] == "alice"
     # A finished case streams its outcome at once.
     assert [name for name, _ in read_stream(app_client, tokens["alice"], case_id)] == [

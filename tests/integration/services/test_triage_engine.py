@@ -137,7 +137,7 @@ def test_unusable_answers_fall_back_to_the_rules(
     model, url = fake_model
     model.mode = mode
     result = triage(TITLE, DESCRIPTION, engine="llm", client=client_for(url))
-    assert result["engine"] == "rules-v4"
+    assert result["engine"] == "rules-v5"
     assert result["fallback_reason"] == reason
     assert result["area"] == "trabalhista"  # the rules' own answer
     assert len(model.requests) == 1
@@ -146,7 +146,7 @@ def test_unusable_answers_fall_back_to_the_rules(
 def test_unreachable_model_falls_back() -> None:
     client = client_for("http://127.0.0.1:9/v1")  # discard port: nothing listens
     result = triage(TITLE, DESCRIPTION, engine="llm", client=client)
-    assert (result["engine"], result["fallback_reason"]) == ("rules-v4", "llm_unavailable")
+    assert (result["engine"], result["fallback_reason"]) == ("rules-v5", "llm_unavailable")
 
 
 def test_open_breaker_stops_calling_the_model(
@@ -214,12 +214,12 @@ def test_breaker_opened_here_makes_a_worker_fall_back_without_calling(
         stored = session.get(Case, case_id)
         assert stored is not None and stored.triage is not None
         triaged = dict(stored.triage)
-    assert (triaged["engine"], triaged["fallback_reason"]) == ("rules-v4", "llm_breaker_open")
+    assert (triaged["engine"], triaged["fallback_reason"]) == ("rules-v5", "llm_breaker_open")
     assert len(model.requests) == calls_before
 
 
 def test_rules_engine_never_calls_the_model(fake_model: tuple[FakeModel, str]) -> None:
     model, url = fake_model
     result = triage(TITLE, DESCRIPTION, engine="rules", client=client_for(url))
-    assert result["engine"] == "rules-v4" and "fallback_reason" not in result
+    assert result["engine"] == "rules-v5" and "fallback_reason" not in result
     assert model.requests == []

@@ -73,6 +73,22 @@ def test_area_precedence_from_definitions() -> None:
     )
 
 
+def test_two_named_precedence_rules_the_title_names_the_main_request() -> None:
+    text = "Meu tio morreu e deixou um terreno com contrato de compra e venda. Um primo mora lá."
+    result = classify_case("Inventário do meu tio", text)
+    assert result.area == "familia"
+    assert str(result.reasons[0]["signal"]).startswith("precedência")
+    # Without the title naming it, the property's purchase contract decides.
+    assert classify_case("Terreno do meu tio", text).area == "imobiliario"
+
+
+def test_alimony_arrest_and_guardianship_authority_are_family_matters() -> None:
+    text = "Meu filho deve três meses da pensão alimentícia e saiu a prisão civil dele ontem."
+    assert classify_case("Pensão atrasada", text).area == "familia"
+    taken = "O conselho tutelar levou minha sobrinha pro acolhimento ontem, quero a guarda."
+    assert classify_case("Sobrinha levada", taken).area == "familia"
+
+
 def test_stated_deadline_makes_case_high() -> None:
     text = "Recebi um auto de infração de ICMS e o prazo para impugnação termina em 12 dias."
     assert classify_case("Auto de infração", text).urgency == "high"
@@ -94,7 +110,7 @@ def test_result_shape_and_json() -> None:
     assert isinstance(result, TriageResult)
     data = result.to_dict()
     assert json.loads(json.dumps(data)) == data
-    assert data["engine"] == "rules-v4"
+    assert data["engine"] == "rules-v5"
     assert result.area in AREAS
     assert result.urgency in URGENCIES
     assert 1 <= result.complexity <= 5
@@ -120,3 +136,11 @@ def test_urgency_to_priority(urgency: str, priority: str) -> None:
 def test_urgency_to_priority_rejects_unknown() -> None:
     with pytest.raises(ValueError, match="unknown urgency"):
         urgency_to_priority("urgentíssimo")
+
+
+def test_figurative_prison_counts_for_no_area() -> None:
+    stuck = classify_case("Estou preso a um contrato", "A academia cobra multa pra eu cancelar.")
+    assert stuck.area != "criminal" and stuck.urgency != "critical"
+    assert classify_case("Meu filho foi preso", "Ele foi preso ontem em flagrante.").area == (
+        "criminal"
+    )

@@ -2,6 +2,8 @@ from datetime import date
 
 from backend.domain.triage import classify_case
 from backend.domain.triage_evidence import Evidence, gather
+from backend.domain.triage_model import features
+from backend.domain.triage_time import find_time_refs
 
 SUBMITTED = date(2026, 3, 10)
 
@@ -118,3 +120,76 @@ def test_planning_questions_and_narrated_disputes_read_apart() -> None:
     )
     assert question.questions > dispute.questions
     assert dispute.past_verbs > question.past_verbs
+
+
+def test_a_notice_received_today_does_not_hide_the_term_it_gives() -> None:
+    text = "Hoje chegou uma notificação do condomínio: tenho 12 dias pra retirar a placa."
+    feats = features(gather("Notificação", text, SUBMITTED), "imobiliario")
+    assert "legal_event:weeks" in feats
+
+
+def test_a_programme_that_ends_on_a_date_is_a_legal_event() -> None:
+    ev = gather("ICMS", "O parcelamento especial termina dia 25/03 e quero aderir.", SUBMITTED)
+    assert {(e.kind, e.days) for e in ev.events} >= {("legal", 15)}
+
+
+def test_this_month_and_end_of_year_are_read_against_the_calendar() -> None:
+    refs = {r.text: r.days for r in find_time_refs("acaba esse mês; sai no fim do ano", SUBMITTED)}
+    assert refs == {"esse mês": 21, "fim do ano": 280}
+
+
+def test_until_today_puts_a_bare_date_in_the_past() -> None:
+    refs = find_time_refs("Pedi o benefício no dia 02/03 e até hoje nada.", SUBMITTED)
+    assert [r.days for r in refs if r.text == "02/03"] == [-8]
+
+
+def test_no_income_said_in_other_words_is_income_lost_now() -> None:
+    for text in (
+        "Estou sem nenhuma renda desde que saí.",
+        "A empresa não pagou a rescisão e estamos vivendo da ajuda da igreja.",
+        "O banco avisou que R$ 30 mil foram bloqueados na conta da loja.",
+    ):
+        assert _states(gather("Renda", text, SUBMITTED), "income") == {"happening"}, text
+
+
+def test_auxiliaries_do_not_break_a_negation() -> None:
+    ev = gather("Aluguel", "Não tô sendo despejado, só quero discutir o reajuste.", SUBMITTED)
+    assert _states(ev, "home") == {"negated"}
+
+
+def test_scare_quotes_and_figures_of_speech_are_no_harm() -> None:
+    quoted = gather("Franquia", 'A rede disse que vai nos "despejar" do shopping.', SUBMITTED)
+    assert _states(quoted, "home") == set()
+    for text in ("A restituição está presa na malha fina.", "Parece que estou numa prisão."):
+        assert _states(gather("IR", text, SUBMITTED), "liberty") == set(), text
+
+
+def test_asking_for_a_remedy_after_a_but_is_hypothetical_despite_today() -> None:
+    text = "Hoje ele não me procura, mas se ele voltar, posso pedir medida protetiva?"
+    assert _states(gather("Dúvida", text, SUBMITTED), "life") == {"hypothetical"}
+
+
+def test_nothing_done_yet_reads_as_no_conflict_and_a_refusal_as_dispute() -> None:
+    calm = gather("Dúvida", "Ainda não pedi nada ao INSS, é só uma curiosidade.", SUBMITTED)
+    assert calm.cue("no_conflict")
+    opposed = gather("Inventário", "Um dos irmãos se opõe à venda e não assina.", SUBMITTED)
+    assert opposed.cue("dispute")
+
+
+def test_a_term_whose_word_stands_farther_back_is_still_a_term() -> None:
+    text = "O resultado saiu ontem e o prazo do recurso administrativo é de 5 dias úteis."
+    feats = features(gather("Concurso", text, SUBMITTED), "administrativo")
+    assert "legal_event:soon" in feats
+
+
+def test_this_month_in_the_past_tense_is_now() -> None:
+    refs = find_time_refs("O benefício não caiu esse mês.", SUBMITTED)
+    assert [r.days for r in refs] == [0]
+
+
+def test_eviction_from_a_platform_is_no_home_and_locked_accounts_are_income() -> None:
+    ev = gather("Loja", "Fomos despejados da plataforma sem aviso.", SUBMITTED)
+    assert _states(ev, "home") == set()
+    text = "Meu sócio trocou as senhas da conta e não consigo acessar."
+    locked = gather("Sócio", text, SUBMITTED)
+    assert _states(locked, "income") == {"happening"}

@@ -48,7 +48,9 @@ def test_gold_set_is_well_formed() -> None:
 
 
 # What rules-v4 reached on the held-out batches b8 + b9 (tests/data/triage/EVALUATION.md): a
-# change that loses ground there fails here, whatever it gains on the development data.
+# change that loses ground there fails here, whatever it gains on the development data. b8 and
+# b9 were scored once and are development data now; the floors wait for the next fresh
+# held-out batches (b10, b11), and the lead sets them when those land.
 HELD_OUT_FLOOR = {
     "area": 0.93,
     "urgency": 0.87,
@@ -58,6 +60,14 @@ HELD_OUT_FLOOR = {
 HELD_OUT_MAX_CRITICAL_BELOW_HIGH = 0
 
 
+NO_HELD_OUT = pytest.mark.skipif(
+    not load_gold("heldout"),
+    reason="no held-out batch: b1..b9 are all development data (scored once each); the lead "
+    "adds fresh batches (b10, b11) and restores these tests and their floors",
+)
+
+
+@NO_HELD_OUT
 def test_rules_engine_holds_its_ground_on_held_out_batches(
     record_property: Callable[[str, object], None],
 ) -> None:
@@ -69,6 +79,7 @@ def test_rules_engine_holds_its_ground_on_held_out_batches(
     assert scores.critical_below_high <= HELD_OUT_MAX_CRITICAL_BELOW_HIGH
 
 
+@NO_HELD_OUT
 @pytest.mark.xfail(
     strict=True,
     reason="rules-v4 does not reach the area and urgency targets on b8 + b9 yet (EVALUATION.md); "
