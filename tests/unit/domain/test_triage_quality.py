@@ -47,23 +47,21 @@ def test_gold_set_is_well_formed() -> None:
     assert not {c["batch"] for c in dev} & {c["batch"] for c in held_out}
 
 
-# What rules-v4 reached on the held-out batches b8 + b9 (tests/data/triage/EVALUATION.md): a
-# change that loses ground there fails here, whatever it gains on the development data. b8 and
-# b9 were scored once and are development data now; the floors wait for the next fresh
-# held-out batches (b10, b11), and the lead sets them when those land.
+# What rules-v5 reached on the held-out batches b10 + b11 (tests/data/triage/EVALUATION.md): a
+# change that loses ground there fails here, whatever it gains on the development data.
 HELD_OUT_FLOOR = {
-    "area": 0.93,
-    "urgency": 0.87,
-    "critical_recall": 1.0,
-    "critical_precision": 0.95,
+    "area": 0.95,
+    "urgency": 0.86,
+    "critical_recall": 0.9,
+    "critical_precision": 0.94,
 }
-HELD_OUT_MAX_CRITICAL_BELOW_HIGH = 0
+HELD_OUT_MAX_CRITICAL_BELOW_HIGH = 3
 
 
 NO_HELD_OUT = pytest.mark.skipif(
     not load_gold("heldout"),
-    reason="no held-out batch: b1..b9 are all development data (scored once each); the lead "
-    "adds fresh batches (b10, b11) and restores these tests and their floors",
+    reason="no held-out batch: every batch is development data (scored once each); add fresh "
+    "batches and set these floors from their first score",
 )
 
 
@@ -82,7 +80,8 @@ def test_rules_engine_holds_its_ground_on_held_out_batches(
 @NO_HELD_OUT
 @pytest.mark.xfail(
     strict=True,
-    reason="rules-v4 does not reach the area and urgency targets on b8 + b9 yet (EVALUATION.md); "
+    reason="rules-v5 does not reach the urgency and critical targets on b10 + b11 yet "
+    "(EVALUATION.md); "
     "strict: when it does, this passes, fails the run, and the marker must go",
 )
 def test_rules_engine_meets_the_targets_on_held_out_batches() -> None:
