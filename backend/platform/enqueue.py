@@ -206,8 +206,9 @@ class CeleryTaskService:
                 task_name=record["name"],
                 args=json.loads(record.get("args") or "[]"),
                 kwargs=json.loads(record.get("kwargs") or "{}"),
-                priority=record.get("priority"),
-                queue=record.get("queue"),
+                # A dead letter written without them stores "" (the spec's defaults apply).
+                priority=record.get("priority") or None,
+                queue=record.get("queue") or None,
                 owner=record.get("owner", "system"),
                 owner_role=record.get("owner_role") or None,
                 correlation_id=record.get("correlation_id"),

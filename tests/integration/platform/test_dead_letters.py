@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 
+from backend.core.db.models import DeadLetter
+from backend.core.db.session import session_scope
 from backend.core.errors import Conflict, DeadLetterNotFound
 from backend.core.keys import keys
 from backend.platform import dead_letters
@@ -173,6 +175,22 @@ def test_entry_survives_redis_loss_and_replays_from_sql(
     assert new["retry_of"] == task_id and new["owner"] == "alice" and new["name"] == before["name"]
     assert clean_redis.exists(keys.task(task_id)) == 0  # no stub record for the expired one
     assert int(clean_redis.get(f"test:{key}:attempts")) == 4
+
+
+def test_an_entry_without_priority_replays_with_the_specs_default(
+    service: CeleryTaskService, worker: Any, clean_redis: Any
+) -> None:
+    # Entries written for messages that carried none (e.g. published by another producer).
+    task_id, _key = failed_task(service)
+    wait_for_entry(task_id)
+    with session_scope() as session:
+        entry = session.get(DeadLetter, task_id)
+        assert entry is not None
+        entry.priority = None
+    clean_redis.flushdb()  # the record gone: the replay reads the entry
+    new_id = dead_letters.replay(task_id, requested_by="olga", service=service)
+    new = wait_for_state(service.status.get, new_id, {"FAILURE"})
+    assert new["retry_of"] == task_id and new["priority"] == "NORMAL"
 
 
 def test_api_lists_replays_discards_operators_only(
