@@ -125,6 +125,13 @@ class TrackedTask(Task):  # type: ignore[misc]
             log.warning("stale_failure_ignored", task=self.name, task_id=task_id,
                         error=type(exc).__name__, state=str(outcome.state))  # fmt: skip
             return
+        if outcome.outcome == TransitionOutcome.FINAL and outcome.state != TaskState.FAILURE:
+            # The run recorded its outcome (SUCCESS, or it was cancelled) before its process
+            # died: nothing failed for good. (A FAILURE already recorded goes on: the child may
+            # have died before its own dead-letter hook ran; the hooks are idempotent.)
+            log.warning("lost_after_outcome_ignored", task=self.name, task_id=task_id,
+                        error=type(exc).__name__, state=str(outcome.state))  # fmt: skip
+            return
         log.warning("task_failed", task=self.name, task_id=task_id, error=type(exc).__name__)
         self.failed_for_good(
             FinalFailure(

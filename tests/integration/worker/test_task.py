@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from backend.core.errors import Conflict
+from backend.core.errors import Conflict, DeadLetterNotFound
+from backend.platform import dead_letters
 from backend.platform.enqueue import CeleryTaskService
 from tests.support.waiting import wait_for, wait_for_state
 
@@ -165,6 +166,24 @@ def test_a_hard_time_limit_of_a_run_the_task_moved_on_from_is_ignored(
     assert not any(h["state"] == "FAILURE" for h in record["history"])
     ping = service.enqueue("maintenance.ping")
     wait_for_state(service.status.get, ping, {"SUCCESS"})
+
+
+def test_a_child_lost_after_recording_success_is_not_dead_lettered(
+    service: CeleryTaskService, worker: Any, redis_client: Any
+) -> None:
+    """The child wrote SUCCESS and died before its ack (here: the record is made final while
+    the child still runs, then the hard limit kills it): the main process's failure report
+    finds a finished task and must not fail it for good."""
+    key = uuid.uuid4().hex
+    task_id = service.enqueue("testing.stubborn", [key, True])
+    wait_for_state(service.status.get, task_id, {"STARTED"})
+    assert service.status.transition(task_id, "success", detail="done").applied
+    wait_for(lambda: redis_client.get(f"test:{key}:soft") == "1", 10, "the soft limit")
+    time.sleep(2.5)  # past the 2 s hard limit: the main process has reported it by now
+    record = service.status.get(task_id)
+    assert record is not None and record["state"] == "SUCCESS", record
+    with pytest.raises(DeadLetterNotFound):
+        dead_letters.get(task_id)
 
 
 def test_a_success_is_acknowledged_in_the_call_that_records_it(
