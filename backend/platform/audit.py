@@ -26,12 +26,12 @@ from datetime import UTC, datetime
 from typing import Any, TypedDict, TypeVar, Unpack, cast
 
 import orjson
-from sqlalchemy import Integer, Table, bindparam, insert, select, update
+from sqlalchemy import Connection, Integer, Table, bindparam, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from backend.core.db.models import AuditEntry, AuditHead
-from backend.core.db.session import session_scope
+from backend.core.db.session import get_engine, session_scope
 from backend.core.enums import AuditAction, AuditOutcome, ResourceType
 from backend.core.errors import AuditUnavailable
 
@@ -128,7 +128,7 @@ def record(session: Session, **fields: Unpack[EntryFields]) -> AuditEntry:
     return _append_all(session, [_entry(**fields)])[0]
 
 
-def _append_all(session: Session, entries: list[AuditEntry]) -> list[AuditEntry]:
+def _append_all(session: Session | Connection, entries: list[AuditEntry]) -> list[AuditEntry]:
     """Chain `entries` after the head, in order, in `session`'s transaction; raises
     AuditUnavailable if they cannot be written."""
     try:
@@ -150,7 +150,8 @@ def _append_all(session: Session, entries: list[AuditEntry]) -> list[AuditEntry]
             [{name: getattr(e, name) for name in _COLUMNS} for e in entries],
         )
         session.execute(_SET_HEAD_HASH, {"hash": prev_hash})
-        session.flush()
+        if isinstance(session, Session):
+            session.flush()
     except SQLAlchemyError as exc:
         raise AuditUnavailable(
             f"the audit trail could not be written ({type(exc).__name__})"
@@ -300,8 +301,9 @@ class AuditWriter:
         if not live:
             return
         try:
-            with session_scope() as session:
-                _append_all(session, [entry for entry, _ in live])
+            # A Core transaction on a pooled connection: no ORM session to build per batch.
+            with get_engine().begin() as conn:
+                _append_all(conn, [entry for entry, _ in live])
         except Exception as exc:
             error = (
                 exc
