@@ -15,7 +15,7 @@ from backend.core.security.tokens import Principal, decode_token, is_external
 from backend.core.settings import settings
 from backend.platform.revocations import is_revoked
 
-__all__ = ["authenticate", "require_metrics_access"]
+__all__ = ["authenticate", "require_metrics_access", "verify"]
 
 
 async def authenticate(request: Request, token: str) -> Principal:
@@ -23,15 +23,20 @@ async def authenticate(request: Request, token: str) -> Principal:
     cached: Principal | None = getattr(request.state, "principal", None)
     if cached is not None:
         return cached
-    if is_external(token):
-        principal = await run_in_threadpool(decode_token, token)
-    else:
-        principal = decode_token(token)
+    principal = await verify(token)
     redis = getattr(request.app.state, "redis", None)
     if redis is not None and await is_revoked(redis, principal.token_id):
         raise InvalidToken("token revoked")
     request.state.principal = principal
     return principal
+
+
+async def verify(token: str) -> Principal:
+    """The principal of `token`, its signature and claims checked, its revocation not (the
+    submission limiter checks that in its own round trip). Raises InvalidToken."""
+    if is_external(token):
+        return await run_in_threadpool(decode_token, token)
+    return decode_token(token)
 
 
 def require_metrics_access(request: Request) -> None:

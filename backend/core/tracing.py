@@ -12,13 +12,14 @@ line in the API and its tasks' lines in every worker.
 from __future__ import annotations
 
 import re
-import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 
 import structlog
+
+from backend.core import randomness
 
 __all__ = ["HEADER", "TraceContext", "child_header", "current", "parse", "start", "traced"]
 
@@ -38,7 +39,7 @@ class TraceContext:
         return f"00-{self.trace_id}-{self.span_id}-{self.flags}"
 
     def child(self) -> TraceContext:
-        return TraceContext(self.trace_id, secrets.token_hex(8), self.flags)
+        return TraceContext(self.trace_id, randomness.token_hex(8), self.flags)
 
 
 _current: ContextVar[TraceContext | None] = ContextVar("ltq_trace", default=None)
@@ -57,7 +58,7 @@ def start(parent: str | None = None) -> TraceContext:
     found = parse(parent)
     if found is not None:
         return found.child()
-    return TraceContext(secrets.token_hex(16), secrets.token_hex(8))
+    return TraceContext(randomness.token_hex(16), randomness.token_hex(8))
 
 
 def current() -> TraceContext | None:

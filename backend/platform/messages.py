@@ -10,12 +10,13 @@ from __future__ import annotations
 import base64
 import re
 import socket
-import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
+
+from backend.core import randomness
 
 _ORIGIN = f"enqueue@{socket.gethostname()}"
 # uuid-like or slug ids; long digit runs (CPF, phone) and e-mail addresses do not match
@@ -101,7 +102,7 @@ def build_message(
             "delivery_info": {"exchange": "", "routing_key": queue},
             "priority": broker_priority,
             "body_encoding": "base64",
-            "delivery_tag": str(uuid.uuid4()),
+            "delivery_tag": str(randomness.uuid4()),
         },
     }
     return orjson.dumps(envelope).decode()

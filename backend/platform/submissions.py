@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import re
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from backend.core import tracing
+from backend.core import randomness, tracing
 from backend.core.clock import now_ms
 from backend.core.enums import SYSTEM_OWNER, Priority, QueueName
 from backend.core.errors import (
@@ -176,7 +175,7 @@ def validate(req: TaskRequest) -> Validated:
 def build(v: Validated, key_space: Keys = keys, *, publish: bool = True) -> Prepared:
     """The create-script call for a validated request: new task id, message, record fields."""
     req, queue, priority, eta = v.request, v.queue, v.priority, v.eta
-    task_id = req.task_id or str(uuid.uuid4())
+    task_id = req.task_id or str(randomness.uuid4())
     created = now_ms()
     message = (
         build_message(

@@ -12,12 +12,14 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any, cast
 
 from limits import RateLimitItem, parse
 from limits.aio.storage import RedisStorage as AsyncRedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter as AsyncMovingWindowRateLimiter
 from limits.storage import RedisStorage
 from limits.strategies import MovingWindowRateLimiter
+from redis.exceptions import NoScriptError
 
 from backend.core.settings import settings
 
@@ -121,5 +123,32 @@ class ApiRateLimiter:
         """None if the user may go on, else the seconds until a slot frees."""
         if await self.limiter.hit(item, route, user):
             return None
+        return await self._retry_after(item, route, user)
+
+    async def acquire_unless_marked(
+        self, item: RateLimitItem, route: str, user: str, marker: str
+    ) -> tuple[bool, float | None]:
+        """As `acquire`, in one round trip with an EXISTS of `marker` (a revoked token's key):
+        (marker found, seconds until a slot frees or None). The slot is taken either way, as
+        one the caller would have taken before learning of the marker. Raises redis's
+        ConnectionError/TimeoutError when Redis is down."""
+        bridge: Any = cast(AsyncRedisStorage, self.limiter.storage).bridge  # the redispy one
+        # The script and key of MovingWindowRateLimiter.hit, by its SHA (a pipeline given the
+        # Script itself adds a SCRIPT EXISTS round trip; the fallback below loads it).
+        sha = bridge.lua_acquire_moving_window.sha
+        key = bridge.prefixed_key(item.key_for(route, user))
+        pipe: Any = bridge.get_connection().pipeline(transaction=False)
+        pipe.exists(marker)
+        pipe.evalsha(sha, 1, key, time.time(), item.amount, item.get_expiry(), 1)
+        try:
+            found, acquired = await pipe.execute()
+        except NoScriptError:  # Redis lost its scripts (restart, SCRIPT FLUSH): two calls
+            found = await bridge.get_connection().exists(marker)
+            acquired = await self.limiter.hit(item, route, user)
+        if acquired:
+            return bool(found), None
+        return bool(found), await self._retry_after(item, route, user)
+
+    async def _retry_after(self, item: RateLimitItem, route: str, user: str) -> float:
         stats = await self.limiter.get_window_stats(item, route, user)
         return retry_after_from(stats.reset_time)

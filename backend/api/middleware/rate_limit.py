@@ -10,8 +10,9 @@ from __future__ import annotations
 from fastapi import Request
 
 from backend.adapters.redis_clients import REDIS_DOWN
-from backend.api.auth import authenticate
+from backend.api.auth import verify
 from backend.core.errors import InvalidToken, RateLimited
+from backend.core.keys import keys
 from backend.core.logging import get_logger
 from backend.resilience.rate_limits import ApiRateLimiter
 
@@ -30,17 +31,29 @@ async def limit_submissions(request: Request) -> None:
     if scheme.lower() != "bearer":
         return
     try:
-        # Cached on the request: the route's `current_principal` does not decode it again.
-        principal = await authenticate(request, token)
+        principal = await verify(token)
     except InvalidToken:
         return
     route_key = f"{request.method} {route.path}"
+    jti = principal.token_id
     try:
-        retry_after = await limiter.acquire(item, route_key, principal.user)
+        if jti:
+            # One round trip for the token's revocation and the user's slot (issue 13).
+            revoked, retry_after = await limiter.acquire_unless_marked(
+                item, route_key, principal.user, keys.revoked_token(jti)
+            )
+        else:
+            revoked, retry_after = False, await limiter.acquire(item, route_key, principal.user)
     except REDIS_DOWN:
-        # Fail open: while Redis is down submissions go to the outbox, unlimited.
+        # Fail open: while Redis is down submissions go to the outbox, unlimited. The route's
+        # authentication checks revocation itself (from this process's memory of it).
         log.warning("api_rate_limit_unavailable", route=route_key)
         return
+    if revoked:
+        # Not cached on the request: the route's `current_principal` checks again, answers 401.
+        return
+    # Cached on the request: the route's `current_principal` does not decode it again.
+    request.state.principal = principal
     if retry_after is not None:
         raise RateLimited(
             f"too many requests to {route_key}: limit {item}", retry_after_s=retry_after

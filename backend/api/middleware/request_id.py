@@ -5,9 +5,9 @@ records it) and sent back in the response's `X-Request-ID`."""
 from __future__ import annotations
 
 import re
-import uuid
 
 from backend.api.middleware.asgi import ASGIApp, Message, Receive, Scope, Send
+from backend.core import randomness
 
 _VALID = re.compile(rb"[A-Za-z0-9._-]{1,64}")
 HEADER = b"x-request-id"
@@ -22,7 +22,7 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send)
             return
         given = next((v for k, v in scope["headers"] if k == HEADER), b"")
-        request_id = given if _VALID.fullmatch(given) else uuid.uuid4().hex.encode()
+        request_id = given if _VALID.fullmatch(given) else randomness.uuid4().hex.encode()
         scope.setdefault("state", {})["request_id"] = request_id.decode()
 
         async def send_with_id(message: Message) -> None:

@@ -35,7 +35,10 @@ def test_admin_revokes_a_token_and_every_api_process_refuses_it_at_once(
     app_client: Any, tokens: dict[str, str], second_api: ApiProcess
 ) -> None:
     victim = issue_token("mallory", "client")
+    ping = {"name": "maintenance.ping"}
     assert app_client.get("/api/tasks", headers=auth(victim)).status_code == 200
+    # A rate-limited route checks revocation in the limiter's round trip: not revoked yet.
+    assert app_client.post("/api/tasks", json=ping, headers=auth(victim)).status_code == 202
     assert httpx.get(f"{second_api.url}/api/tasks", headers=auth(victim)).status_code == 200
     # Operators may not revoke; admins may.
     body = {"token": victim}
@@ -46,9 +49,10 @@ def test_admin_revokes_a_token_and_every_api_process_refuses_it_at_once(
     assert r.json()["revoked"] is True and 0 < r.json()["expires_in_s"] <= 3600 + 60
     assert app_client.get("/api/tasks", headers=auth(victim)).status_code == 401
     assert httpx.get(f"{second_api.url}/api/tasks", headers=auth(victim)).status_code == 401
-    # Submissions too (the rate-limited routes verify the token first).
-    ping = {"name": "maintenance.ping"}
+    # Submissions too (the rate-limited routes verify the token first), in every process.
     assert app_client.post("/api/tasks", json=ping, headers=auth(victim)).status_code == 401
+    r = httpx.post(f"{second_api.url}/api/tasks", json=ping, headers=auth(victim))
+    assert r.status_code == 401
 
 
 def test_revoke_by_jti_and_bad_requests(app_client: Any, tokens: dict[str, str]) -> None:
