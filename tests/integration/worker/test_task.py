@@ -148,21 +148,32 @@ def test_time_limits_fail_the_task_without_retrying(
     wait_for_state(service.status.get, ping, {"SUCCESS"})
 
 
+def _hard_limit_after(
+    service: CeleryTaskService, redis_client: Any, transition: str
+) -> tuple[str, dict[str, Any]]:
+    """Start a task that outlives its 2 s hard limit, record `transition` on it while it runs
+    (as another run, or the child itself, would have), and return its record once the main
+    process has reported the hard limit."""
+    key = uuid.uuid4().hex
+    task_id = service.enqueue("testing.stubborn", [key, True])
+    wait_for_state(service.status.get, task_id, {"STARTED"})
+    assert service.status.transition(task_id, transition, detail="moved on").applied
+    wait_for(lambda: redis_client.get(f"test:{key}:soft") == "1", 10, "the soft limit")
+    time.sleep(2.5)  # past the 2 s hard limit: the main process has reported it by now
+    record = service.status.get(task_id)
+    assert record is not None
+    return task_id, record
+
+
 def test_a_hard_time_limit_of_a_run_the_task_moved_on_from_is_ignored(
     service: CeleryTaskService, worker: Any, redis_client: Any
 ) -> None:
     """The worker's main process reports a hard time limit for the run it holds; if the task
     has moved on since (under chaos that run was given back and the task deferred or started
     elsewhere), that report must not fail the task for good."""
-    key = uuid.uuid4().hex
-    task_id = service.enqueue("testing.stubborn", [key, True])
-    wait_for_state(service.status.get, task_id, {"STARTED"})
     # As if the run had been given back and another run deferred it meanwhile.
-    assert service.status.transition(task_id, "deferred", detail="moved on").applied
-    wait_for(lambda: redis_client.get(f"test:{key}:soft") == "1", 10, "the soft limit")
-    time.sleep(2.5)  # past the 2 s hard limit: the main process has reported it by now
-    record = service.status.get(task_id)
-    assert record is not None and record["state"] == "RETRY", record
+    _task_id, record = _hard_limit_after(service, redis_client, "deferred")
+    assert record["state"] == "RETRY", record
     assert not any(h["state"] == "FAILURE" for h in record["history"])
     ping = service.enqueue("maintenance.ping")
     wait_for_state(service.status.get, ping, {"SUCCESS"})
@@ -174,14 +185,8 @@ def test_a_child_lost_after_recording_success_is_not_dead_lettered(
     """The child wrote SUCCESS and died before its ack (here: the record is made final while
     the child still runs, then the hard limit kills it): the main process's failure report
     finds a finished task and must not fail it for good."""
-    key = uuid.uuid4().hex
-    task_id = service.enqueue("testing.stubborn", [key, True])
-    wait_for_state(service.status.get, task_id, {"STARTED"})
-    assert service.status.transition(task_id, "success", detail="done").applied
-    wait_for(lambda: redis_client.get(f"test:{key}:soft") == "1", 10, "the soft limit")
-    time.sleep(2.5)  # past the 2 s hard limit: the main process has reported it by now
-    record = service.status.get(task_id)
-    assert record is not None and record["state"] == "SUCCESS", record
+    task_id, record = _hard_limit_after(service, redis_client, "success")
+    assert record["state"] == "SUCCESS", record
     with pytest.raises(DeadLetterNotFound):
         dead_letters.get(task_id)
 
